@@ -1,0 +1,220 @@
+"""Every failure imdsclient can raise, and what to do about it.
+
+The hierarchy (``tests/test_errors.py`` checks this drawing against the code)::
+
+    IMDSError
+    ├── IMDSDisabledError
+    ├── EndpointDisabledError
+    ├── BadRequestError
+    ├── UnauthorizedError
+    ├── MetadataNotFoundError
+    ├── ThrottledError
+    ├── IMDSConnectionError
+    │   └── IMDSTimeoutError
+    └── CredentialsError
+
+Each error carries ``.status`` (the HTTP status, or ``None``), ``.path`` (the IMDS path) and
+``.hint`` (the fix).  ``str(error)`` is "what happened. what to do."  The hints live in one table,
+:data:`HINTS`, so the docs, the CLI and ``doctor`` quote the same text.
+
+Configuration mistakes are not ``IMDSError``: they raise :class:`ConfigError`, a ``ValueError``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "HINTS",
+    "BadRequestError",
+    "ConfigError",
+    "CredentialsError",
+    "EndpointDisabledError",
+    "IMDSConnectionError",
+    "IMDSDisabledError",
+    "IMDSError",
+    "IMDSTimeoutError",
+    "MetadataNotFoundError",
+    "ThrottledError",
+    "UnauthorizedError",
+]
+
+_MODIFY = "aws ec2 modify-instance-metadata-options --instance-id <instance-id>"
+
+#: What to do, per situation.  Keys are stable; the values are quoted by docs, CLI and doctor.
+HINTS: dict[str, str] = {
+    "disabled": (
+        "IMDS access was turned off on this side: unset AWS_EC2_METADATA_DISABLED "
+        "(or set it to false) or stop passing disabled=True."
+    ),
+    "endpoint_disabled": (
+        "IMDS is disabled for this instance: enable it with "
+        f"`{_MODIFY} --http-endpoint enabled`."
+    ),
+    "bad_request": (
+        "IMDS rejected the request as malformed; a proxy or something else between this process "
+        "and IMDS may be rewriting it. Check with `python -m imdsclient doctor`."
+    ),
+    "unauthorized": (
+        "IMDS refused the session token; the token may have expired or the instance requires "
+        "IMDSv2. Check with `python -m imdsclient doctor`."
+    ),
+    "v1_refused": (
+        "The instance requires IMDSv2 (HttpTokens=required) but no session token could be "
+        "obtained. Inside a container the token response is usually dropped by the hop limit: "
+        f"`{_MODIFY} --http-put-response-hop-limit 2`."
+    ),
+    "v1_disabled_no_token": (
+        "IMDSv1 fallback is disabled (AWS_EC2_METADATA_V1_DISABLED / v1_fallback=False) and no "
+        "session token could be obtained. Inside a container raise the hop limit: "
+        f"`{_MODIFY} --http-put-response-hop-limit 2`."
+    ),
+    "hop_limit": (
+        "The token request (PUT) got no answer while the endpoint is reachable: the response is "
+        "dropped by the hop limit, typical inside containers. Fix: "
+        f"`{_MODIFY} --http-put-response-hop-limit 2`."
+    ),
+    "not_found": (
+        "This category does not exist on this instance (no IAM role, no user-data, no spot "
+        "notice, or instance tags not enabled in metadata). List what exists with "
+        "`python -m imdsclient ls`."
+    ),
+    "throttled": (
+        "IMDS is throttling this instance (1024 packets/s per network interface). Cache values "
+        "you read often and spread requests out."
+    ),
+    "connect": (
+        "Could not connect to IMDS. Off EC2 this is expected; on EC2 look for a local firewall "
+        "rule rejecting 169.254.169.254 (`sudo iptables -S OUTPUT`) or a wrong endpoint "
+        "setting; proxies are bypassed by imdsclient. Run `python -m imdsclient doctor`."
+    ),
+    "timeout": (
+        "IMDS did not answer in time. Off EC2 this is expected; on EC2 raise "
+        "AWS_METADATA_SERVICE_TIMEOUT or run `python -m imdsclient doctor`."
+    ),
+    "redirect": (
+        "IMDS never redirects, so something else answered (a proxy or a captive portal). "
+        "Check the endpoint setting and run `python -m imdsclient doctor`."
+    ),
+    "bad_response": (
+        "IMDS answered with something imdsclient cannot use. Retry later; if it persists, "
+        "run `python -m imdsclient doctor`."
+    ),
+    "too_large": (
+        "The response exceeded the size limit; real IMDS answers are small, so something else "
+        "is answering. Check the endpoint setting."
+    ),
+    "credentials": (
+        "The instance profile's credentials are unavailable: check the role attached with "
+        "`aws ec2 describe-iam-instance-profile-associations` and its trust policy."
+    ),
+    "no_role": (
+        "No IAM instance profile is attached to this instance: attach one with "
+        "`aws ec2 associate-iam-instance-profile --instance-id <instance-id> "
+        "--iam-instance-profile Name=<profile>`."
+    ),
+}
+
+
+class IMDSError(Exception):
+    """Base class of every failure talking to IMDS."""
+
+    #: Situation key into :data:`HINTS` used when no hint is given explicitly.
+    default_hint = "bad_response"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        path: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.message = message
+        self.status = status
+        self.path = path
+        self.hint = hint if hint is not None else HINTS[self.default_hint]
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return f"{self.message.rstrip('.')}. {self.hint}" if self.hint else self.message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, status={self.status!r}, path={self.path!r})"
+
+
+class IMDSDisabledError(IMDSError):
+    """IMDS access is switched off by configuration; no request was sent."""
+
+    default_hint = "disabled"
+
+
+class EndpointDisabledError(IMDSError):
+    """IMDS answered 403: the endpoint is disabled for this instance."""
+
+    default_hint = "endpoint_disabled"
+
+
+class BadRequestError(IMDSError):
+    """IMDS answered 400: the request was malformed (never retried)."""
+
+    default_hint = "bad_request"
+
+
+class UnauthorizedError(IMDSError):
+    """IMDS answered 401 after a token refresh, or refused a request without a token."""
+
+    default_hint = "unauthorized"
+
+
+class MetadataNotFoundError(IMDSError, LookupError):
+    """IMDS answered 404: no such category on this instance (never retried)."""
+
+    default_hint = "not_found"
+
+
+class ThrottledError(IMDSError):
+    """IMDS kept answering 429/503 until the retries ran out."""
+
+    default_hint = "throttled"
+
+
+class IMDSConnectionError(IMDSError):
+    """The endpoint could not be reached, or dropped the connection, after retries."""
+
+    default_hint = "connect"
+
+
+class IMDSTimeoutError(IMDSConnectionError):
+    """The endpoint did not answer in time."""
+
+    default_hint = "timeout"
+
+
+class CredentialsError(IMDSError):
+    """IAM credentials are missing, malformed, or their ``Code`` is not ``Success``."""
+
+    default_hint = "credentials"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        path: str | None = None,
+        hint: str | None = None,
+        code: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        self.code = code
+        self.detail = detail
+        super().__init__(message, status=status, path=path, hint=hint)
+
+
+class ConfigError(ValueError):
+    """A setting has an invalid value; names the setting and where the value came from."""
+
+    def __init__(self, setting: str, value: object, source: str, reason: str) -> None:
+        self.setting = setting
+        self.value = value
+        self.source = source
+        self.reason = reason
+        super().__init__(f"Invalid {setting} {value!r} (from {source}): {reason}")
