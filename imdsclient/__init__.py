@@ -1,3 +1,73 @@
-"""imdsclient: a resilient, typed client for the EC2 Instance Metadata Service."""
+"""imdsclient: a resilient, typed client for the EC2 Instance Metadata Service.
+
+``import imdsclient`` is cheap: the clients, httpx, tenacity and pydantic load on first use
+(PEP 562), so a one-off ``python -m imdsclient get instance-id`` pays only for what it uses.
+"""
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from imdsclient.errors import (
+    BadRequestError,
+    ConfigError,
+    CredentialsError,
+    EndpointDisabledError,
+    IMDSConnectionError,
+    IMDSDisabledError,
+    IMDSError,
+    IMDSTimeoutError,
+    MetadataNotFoundError,
+    ThrottledError,
+    UnauthorizedError,
+)
+
+if TYPE_CHECKING:
+    from imdsclient._async_client import AsyncIMDSClient
+    from imdsclient._client import IMDSClient
+    from imdsclient._config import IMDSConfig
+    from imdsclient._retry import RetryEvent, RetryPolicy
+
+__all__ = [
+    "AsyncIMDSClient",
+    "BadRequestError",
+    "ConfigError",
+    "CredentialsError",
+    "EndpointDisabledError",
+    "IMDSClient",
+    "IMDSConfig",
+    "IMDSConnectionError",
+    "IMDSDisabledError",
+    "IMDSError",
+    "IMDSTimeoutError",
+    "MetadataNotFoundError",
+    "RetryEvent",
+    "RetryPolicy",
+    "ThrottledError",
+    "UnauthorizedError",
+    "__version__",
+]
+
+#: Public name -> the private module that defines it; imported on first access.
+_LAZY = {
+    "AsyncIMDSClient": "imdsclient._async_client",
+    "IMDSClient": "imdsclient._client",
+    "IMDSConfig": "imdsclient._config",
+    "RetryEvent": "imdsclient._retry",
+    "RetryPolicy": "imdsclient._retry",
+    "__version__": "imdsclient._version",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'imdsclient' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,4 +1,4 @@
-"""The single seam for time: token expiry, backoff sleeps and wall-clock expiry all go through it."""
+"""The single seam for time: token expiry, backoff sleeps and credential expiry use it."""
 
 from __future__ import annotations
 

@@ -46,8 +46,7 @@ HINTS: dict[str, str] = {
         "(or set it to false) or stop passing disabled=True."
     ),
     "endpoint_disabled": (
-        "IMDS is disabled for this instance: enable it with "
-        f"`{_MODIFY} --http-endpoint enabled`."
+        f"IMDS is disabled for this instance: enable it with `{_MODIFY} --http-endpoint enabled`."
     ),
     "bad_request": (
         "IMDS rejected the request as malformed; a proxy or something else between this process "
@@ -138,7 +137,9 @@ class IMDSError(Exception):
         return f"{self.message.rstrip('.')}. {self.hint}" if self.hint else self.message
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.message!r}, status={self.status!r}, path={self.path!r})"
+        return (
+            f"{type(self).__name__}({self.message!r}, status={self.status!r}, path={self.path!r})"
+        )
 
 
 class IMDSDisabledError(IMDSError):

@@ -1,0 +1,189 @@
+"""``AsyncIMDSClient``: the asyncio shell that carries out the flows of ``_operations``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+
+from imdsclient import _operations as ops
+from imdsclient._clock import Clock
+from imdsclient._config import IMDSConfig
+from imdsclient._protocol import Response, Result, describe
+from imdsclient._retry import RetryHook, retry_async
+from imdsclient._session import Session
+from imdsclient._token import Grant, Plan
+from imdsclient._transport import async_client, send_async
+
+__all__ = ["AsyncIMDSClient"]
+
+#: At most this many requests of one ``Gather`` (e.g. ``dump``) are in flight at once.
+GATHER_CONCURRENCY = 8
+
+logger = logging.getLogger("imdsclient")
+T = TypeVar("T")
+
+
+class AsyncIMDSClient:
+    """The asyncio twin of ``IMDSClient``: task-safe, same methods, awaitable.
+
+    Keyword arguments override ``config``, which defaults to the environment and
+    ``~/.aws/config``.  ``clock``, ``rng`` and ``on_retry`` are seams for tests and metrics.
+    """
+
+    def __init__(
+        self,
+        config: IMDSConfig | None = None,
+        *,
+        endpoint: str | None = None,
+        endpoint_mode: str | None = None,
+        timeout: float | None = None,
+        num_attempts: int | None = None,
+        token_ttl: int | None = None,
+        v1_fallback: bool | None = None,
+        disabled: bool | None = None,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        on_retry: RetryHook | None = None,
+    ) -> None:
+        self._session = Session.create(
+            config,
+            clock=clock,
+            rng=rng,
+            on_retry=on_retry,
+            endpoint=endpoint,
+            endpoint_mode=endpoint_mode,
+            timeout=timeout,
+            num_attempts=num_attempts,
+            token_ttl=token_ttl,
+            v1_fallback=v1_fallback,
+            disabled=disabled,
+        )
+        self._lock: asyncio.Lock | None = None  # made in the running loop (Python 3.9 binds early)
+        self._http: httpx.AsyncClient | None = async_client(
+            self.config.base_url, self.config.timeout
+        )
+
+    @property
+    def config(self) -> IMDSConfig:
+        """The resolved settings."""
+        return self._session.config
+
+    def __repr__(self) -> str:
+        return f"AsyncIMDSClient(endpoint={self.config.base_url!r})"
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close the connection pool; the client cannot be used afterwards."""
+        http, self._http = self._http, None
+        if http is not None:
+            await http.aclose()
+
+    async def __aenter__(self) -> AsyncIMDSClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- public operations: one line each, naming their flow ---------------------------
+
+    async def get(self, path: str) -> str:
+        """The value at ``path`` (relative paths are under ``/latest/meta-data/``)."""
+        return await self._run(ops.get_text(self._session, path))
+
+    async def get_bytes(self, path: str) -> bytes:
+        """The exact bytes served at ``path``."""
+        return await self._run(ops.get_bytes(self._session, path))
+
+    async def get_json(self, path: str) -> Any:
+        """The value at ``path`` parsed as JSON."""
+        return await self._run(ops.get_json(self._session, path))
+
+    async def list(self, path: str = "") -> list[str]:
+        """The entries of a folder; names ending in '/' are folders."""
+        return await self._run(ops.listing(self._session, path))
+
+    async def is_available(self) -> bool:
+        """Whether IMDS answers; one quick attempt, never raises."""
+        return await self._run(ops.is_available(self._session))
+
+    # -- the effect interpreter ------------------------------------------------------------
+
+    async def _run(self, flow: ops.Flow[T]) -> T:
+        """Drive a flow: carry out each effect and send back its result (or its error)."""
+        value: Any = None
+        error: Exception | None = None
+        while True:
+            try:
+                effect = flow.throw(error) if error is not None else flow.send(value)
+            except StopIteration as stop:
+                result: T = stop.value
+                return result
+            try:
+                value, error = await self._handle(effect), None
+            except Exception as exc:  # handed to the flow, which may handle it
+                value, error = None, exc
+
+    async def _handle(self, effect: ops.Effect) -> Any:
+        if isinstance(effect, ops.Send):
+            return await self._send(effect)
+        if isinstance(effect, ops.NeedToken):
+            return await self._token(effect)
+        limit = asyncio.Semaphore(GATHER_CONCURRENCY)
+
+        async def bounded(flow: ops.Flow[Any]) -> Any:
+            async with limit:
+                return await self._run(flow)
+
+        return list(await asyncio.gather(*(bounded(flow) for flow in effect.flows)))
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            raise RuntimeError("This AsyncIMDSClient is closed; create a new one.")
+        return self._http
+
+    async def _send(self, effect: ops.Send) -> Result:
+        http, session, request = self._client(), self._session, effect.request
+
+        async def once() -> Result:
+            result = await send_async(http, request)
+            if isinstance(result, Response):
+                session.endpoint_seen = True
+            logger.debug("%s %s -> %s", request.method, request.path, describe(result))
+            return result
+
+        return await retry_async(
+            once,
+            request,
+            policy=session.retry_policy,
+            clock=session.clock,
+            rng=session.rng,
+            hook=session.on_retry,
+            endpoint_seen=session.seen,
+            single_attempt=effect.single_attempt,
+        )
+
+    async def _token(self, effect: ops.NeedToken) -> Grant:
+        tokens, clock = self._session.tokens, self._session.clock
+        plan, grant = tokens.plan(clock.monotonic(), stale=effect.stale)
+        if plan is Plan.USE:
+            return grant
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:  # single flight: whoever waited here finds the fresh token
+            plan, grant = tokens.plan(clock.monotonic(), stale=effect.stale)
+            if plan is Plan.USE:
+                return grant
+            return await self._run(
+                ops.token_flow(self._session, single_attempt=effect.single_attempt)
+            )

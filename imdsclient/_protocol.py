@@ -1,0 +1,264 @@
+"""The IMDS protocol as pure rules: paths, requests, and what each answer means.
+
+Nothing here does I/O.  :func:`classify` turns the result of one exchange into an
+:class:`Outcome`; it is DESIGN §1's table written once, tested row by row, and shared by the
+sync and async clients.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Union
+
+from imdsclient.errors import (
+    HINTS,
+    BadRequestError,
+    EndpointDisabledError,
+    IMDSConnectionError,
+    IMDSError,
+    IMDSTimeoutError,
+    MetadataNotFoundError,
+    ThrottledError,
+)
+
+__all__ = [
+    "MAX_BODY_BYTES",
+    "META_DATA",
+    "TOKEN_HEADER",
+    "TOKEN_PATH",
+    "TTL_HEADER",
+    "Action",
+    "Failure",
+    "FailureKind",
+    "Outcome",
+    "Request",
+    "Response",
+    "Result",
+    "classify",
+    "describe",
+    "get_request",
+    "is_throttle",
+    "normalize_path",
+    "parse_listing",
+    "retry_after",
+    "token_request",
+    "token_ttl_from",
+]
+
+TOKEN_PATH = "/latest/api/token"
+TTL_HEADER = "X-aws-ec2-metadata-token-ttl-seconds"
+TOKEN_HEADER = "X-aws-ec2-metadata-token"
+META_DATA = "/latest/meta-data/"
+#: Real IMDS answers are a few KiB (user-data is at most 16 KiB); anything far bigger is not IMDS.
+MAX_BODY_BYTES = 1024 * 1024
+
+# Letters, digits and the punctuation IMDS paths use (MACs, tag keys, `0=name`); nothing that could
+# change the host, smuggle a header, or be decoded into something else (`%`, `\`, `?`, `#`).
+_PATH_CHARS = re.compile(r"[A-Za-z0-9/._\-+=,:@~]*")
+_TOKEN_CHARS = re.compile(r"[\x21-\x7e]+")
+
+
+@dataclass(frozen=True)
+class Request:
+    """One HTTP request to IMDS, independent of any HTTP library."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Response:
+    """An answer from the endpoint (header names lower-case)."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class FailureKind(enum.Enum):
+    """Ways an exchange can fail below HTTP."""
+
+    CONNECT = "connection failed"
+    CONNECT_TIMEOUT = "connection timed out"
+    READ_TIMEOUT = "no answer in time"
+    DROPPED = "connection dropped"
+    TOO_LARGE = "response too large"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A transport failure, as a value so that :func:`classify` decides what it means."""
+
+    kind: FailureKind
+    detail: str = ""
+
+
+Result = Union[Response, Failure]
+
+
+class Action(enum.Enum):
+    """What the client should do next."""
+
+    OK = "ok"
+    REFRESH_TOKEN = "refresh token"
+    FALLBACK_V1 = "fall back to IMDSv1"
+    RETRY = "retry"
+    RAISE = "raise"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The decision for one result; ``error`` is raised for RAISE, and for RETRY once exhausted."""
+
+    action: Action
+    error: IMDSError | None = None
+    retry_after: float | None = None
+    #: For FALLBACK_V1: the HINTS key explaining why (``hop_limit`` or ``legacy``).
+    reason: str = ""
+
+
+_OK = Outcome(Action.OK)
+_REFRESH = Outcome(Action.REFRESH_TOKEN)
+
+
+def normalize_path(path: str) -> str:
+    """Turn user input into an IMDS path, or raise ``ValueError`` before anything is sent.
+
+    Relative paths live under ``/latest/meta-data/``; absolute paths are used as given.
+    """
+    if not isinstance(path, str):
+        raise TypeError(f"IMDS path must be a str, not {type(path).__name__}")
+    if not _PATH_CHARS.fullmatch(path):
+        bad = next(ch for ch in path if not _PATH_CHARS.fullmatch(ch))
+        raise ValueError(f"IMDS path {path!r} contains {bad!r}, which IMDS paths never contain")
+    if path.startswith("//"):
+        raise ValueError(f"IMDS path {path!r} starts with '//', which would name another host")
+    full = path if path.startswith("/") else META_DATA + path
+    if any(part in (".", "..") for part in full.split("/")):
+        raise ValueError(f"IMDS path {path!r} contains '.' or '..' segments")
+    return full
+
+
+def token_request(ttl: int) -> Request:
+    """The token PUT."""
+    return Request("PUT", TOKEN_PATH, {TTL_HEADER: str(ttl)})
+
+
+def get_request(path: str, token: str | None) -> Request:
+    """A GET, with the session token when there is one (IMDSv2) and without it for IMDSv1."""
+    return Request("GET", path, {TOKEN_HEADER: token} if token is not None else {})
+
+
+def token_ttl_from(response: Response, requested: int) -> tuple[str, int]:
+    """Read a token answer: the token and the TTL IMDS echoed (never longer than requested)."""
+    token = response.body.decode("ascii", "replace").strip()
+    if not _TOKEN_CHARS.fullmatch(token):
+        raise IMDSError(
+            "IMDS answered the token request with an unusable token",
+            status=response.status,
+            path=TOKEN_PATH,
+            hint=HINTS["bad_response"],
+        )
+    try:
+        echoed = int(response.headers.get(TTL_HEADER.lower(), requested))
+    except ValueError:
+        echoed = requested
+    return token, max(1, min(echoed, requested))
+
+
+def parse_listing(body: bytes) -> list[str]:
+    """Split an IMDS listing (LF-joined; folders end in '/')."""
+    return [line for line in body.decode("utf-8", "replace").splitlines() if line]
+
+
+def describe(result: Result) -> str:
+    """A short text for logs: the status, or what went wrong below HTTP."""
+    return str(result.status) if isinstance(result, Response) else result.kind.value
+
+
+def retry_after(result: Result) -> float | None:
+    """The server's ``Retry-After`` in seconds, if it sent a usable one."""
+    if not isinstance(result, Response):
+        return None
+    value = result.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None  # HTTP dates are not something IMDS sends; ignore rather than guess
+    return seconds if seconds >= 0 else None
+
+
+def is_throttle(result: Result) -> bool:
+    """True for the answers IMDS gives when it throttles."""
+    return isinstance(result, Response) and result.status in (429, 503)
+
+
+def classify(result: Result, *, path: str, endpoint_seen: bool) -> Outcome:
+    """Decide what one result means (DESIGN §1), for the token PUT and for GETs alike.
+
+    ``endpoint_seen`` says whether the endpoint has answered this client before: connection
+    failures are retried only then, so that off EC2 the first call fails fast.
+    """
+    if isinstance(result, Failure):
+        return _classify_failure(result, path=path, endpoint_seen=endpoint_seen)
+    status = result.status
+    is_put = path == TOKEN_PATH
+    if status == 200:
+        return _OK
+    if 300 <= status < 400:
+        return _raise(
+            IMDSError(f"IMDS answered {status} (a redirect) for {path}", hint=HINTS["redirect"]),
+            status,
+            path,
+        )
+    if status in (429, 503):
+        return Outcome(
+            Action.RETRY,
+            ThrottledError(f"IMDS kept answering {status} for {path}", status=status, path=path),
+            retry_after=retry_after(result),
+        )
+    if status >= 500:
+        return Outcome(
+            Action.RETRY, IMDSError(f"IMDS answered {status} for {path}", status=status, path=path)
+        )
+    if status == 400:
+        return _raise(BadRequestError(f"IMDS answered 400 Bad Request for {path}"), status, path)
+    if status == 403:
+        return _raise(
+            EndpointDisabledError(f"IMDS answered 403 Forbidden for {path}"), status, path
+        )
+    if is_put:
+        if status in (404, 405):
+            return Outcome(Action.FALLBACK_V1, reason="legacy")
+        return _raise(IMDSError(f"IMDS answered {status} to the token request"), status, path)
+    if status == 401:
+        return _REFRESH
+    if status == 404:
+        return _raise(MetadataNotFoundError(f"IMDS has nothing at {path} (404)"), status, path)
+    return _raise(IMDSError(f"IMDS answered an unexpected {status} for {path}"), status, path)
+
+
+def _raise(error: IMDSError, status: int, path: str) -> Outcome:
+    error.status, error.path = status, path
+    return Outcome(Action.RAISE, error)
+
+
+def _classify_failure(failure: Failure, *, path: str, endpoint_seen: bool) -> Outcome:
+    kind = failure.kind
+    what = f"{kind.value} for {path}" + (f" ({failure.detail})" if failure.detail else "")
+    if kind is FailureKind.TOO_LARGE:
+        return Outcome(Action.RAISE, IMDSError(f"IMDS {what}", path=path, hint=HINTS["too_large"]))
+    if kind is FailureKind.READ_TIMEOUT and path == TOKEN_PATH:
+        # Connected, but the PUT's answer never came back: the hop limit drops it (containers).
+        return Outcome(Action.FALLBACK_V1, reason="hop_limit")
+    timed_out = kind in (FailureKind.CONNECT_TIMEOUT, FailureKind.READ_TIMEOUT)
+    error_type = IMDSTimeoutError if timed_out else IMDSConnectionError
+    error = error_type(f"IMDS {what}", path=path)
+    first_contact = kind in (FailureKind.CONNECT, FailureKind.CONNECT_TIMEOUT) and not endpoint_seen
+    return Outcome(Action.RAISE if first_contact else Action.RETRY, error)

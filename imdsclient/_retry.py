@@ -1,0 +1,261 @@
+"""Retries with exponential backoff and full jitter; the only module that imports tenacity.
+
+The policy is a value; time and randomness are injected (a ``Clock`` and a ``random.Random``),
+so tests count sleeps instead of taking them.  The first attempt runs outside tenacity: the
+happy path pays nothing for the machinery it does not need.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import threading
+from collections.abc import Awaitable, Iterator
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+import tenacity
+
+from imdsclient._clock import Clock
+from imdsclient._protocol import (
+    Action,
+    Failure,
+    Request,
+    Result,
+    classify,
+    is_throttle,
+    retry_after,
+)
+
+__all__ = [
+    "RetryEvent",
+    "RetryHook",
+    "RetryPolicy",
+    "full_jitter",
+    "instant_retries",
+    "log_retry",
+    "retry_async",
+    "retry_sync",
+]
+
+logger = logging.getLogger("imdsclient")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try.
+
+    ``attempts`` bounds every retryable failure.  Throttling (429/503) gets at least
+    ``throttle_attempts``: waiting is the cure for it, and IMDS's window is a whole second.
+    """
+
+    attempts: int = 3
+    throttle_attempts: int = 6
+    base: float = 0.1
+    cap: float = 2.0
+    honour_retry_after: bool = True
+
+    def budget(self, result: Result) -> int:
+        """Attempts allowed for a failure like ``result``."""
+        return max(self.attempts, self.throttle_attempts) if is_throttle(result) else self.attempts
+
+
+@dataclass(frozen=True)
+class RetryEvent:
+    """Passed to ``on_retry`` hooks before each backoff sleep."""
+
+    method: str
+    path: str
+    attempt: int
+    wait: float
+    cause: str
+    throttled: bool
+
+
+class RetryHook(Protocol):
+    """Something told about each retry (metrics, logs)."""
+
+    def __call__(self, event: RetryEvent) -> None: ...
+
+
+def log_retry(event: RetryEvent) -> None:
+    """The default hook: one log record per retry, with structured extras."""
+    logger.info(
+        "retrying %s %s after %s (attempt %d, waiting %.3fs)",
+        event.method,
+        event.path,
+        event.cause,
+        event.attempt,
+        event.wait,
+        extra={"imds_path": event.path, "imds_attempt": event.attempt, "imds_wait": event.wait},
+    )
+
+
+def full_jitter(attempt: int, base: float, cap: float, rng: random.Random) -> float:
+    """A delay drawn uniformly from [0, min(cap, base * 2**(attempt-1))]; safe for huge attempts."""
+    exponent = min(max(attempt - 1, 0), 64)
+    return rng.uniform(0.0, min(cap, base * 2.0**exponent))
+
+
+# --- the testing switch (imdsclient.testing.instant_retries) ---------------------------------
+
+_override_lock = threading.Lock()
+_override: list[int | None] = []  # a stack of active overrides; None = keep the attempt counts
+
+
+@contextlib.contextmanager
+def instant_retries(attempts: int | None = None) -> Iterator[None]:
+    """Make every retry loop started inside this block skip its sleeps.
+
+    ``attempts`` optionally replaces the attempt budget.  Meant for users' test suites.
+    """
+    if attempts is not None and attempts < 1:
+        raise ValueError(f"attempts must be at least 1, not {attempts}")
+    with _override_lock:
+        _override.append(attempts)
+    try:
+        yield
+    finally:
+        with _override_lock:
+            _override.pop()
+
+
+def _active_override() -> tuple[bool, int | None]:
+    with _override_lock:
+        return (True, _override[-1]) if _override else (False, None)
+
+
+# --- the loops -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Loop:
+    """Everything one retry loop needs, read once when the loop starts."""
+
+    request: Request
+    policy: RetryPolicy
+    rng: random.Random
+    hook: RetryHook
+    endpoint_seen: Callable[[], bool]
+    instant: bool
+    attempts_override: int | None
+
+    def retryable(self, result: Result) -> bool:
+        outcome = classify(result, path=self.request.path, endpoint_seen=self.endpoint_seen())
+        return outcome.action is Action.RETRY
+
+    def stop(self, state: tenacity.RetryCallState) -> bool:
+        budget = self.attempts_override or self.policy.budget(_result(state))
+        return state.attempt_number >= budget
+
+    def wait(self, state: tenacity.RetryCallState) -> float:
+        if self.instant:
+            return 0.0
+        result = _result(state)
+        server_says = retry_after(result) if self.policy.honour_retry_after else None
+        if server_says is not None:
+            return min(server_says, self.policy.cap)
+        return full_jitter(state.attempt_number, self.policy.base, self.policy.cap, self.rng)
+
+    def before_sleep(self, state: tenacity.RetryCallState) -> None:
+        result = _result(state)
+        cause = f"HTTP {result.status}" if not isinstance(result, Failure) else result.kind.value
+        wait = state.next_action.sleep if state.next_action is not None else 0.0
+        self.hook(
+            RetryEvent(
+                self.request.method,
+                self.request.path,
+                state.attempt_number,
+                wait,
+                cause,
+                is_throttle(result),
+            )
+        )
+
+    def options(self) -> dict[str, object]:
+        return {
+            "stop": self.stop,
+            "wait": self.wait,
+            "retry": tenacity.retry_if_result(self.retryable),
+            "before_sleep": self.before_sleep,
+            "retry_error_callback": _result,
+        }
+
+
+def _result(state: tenacity.RetryCallState) -> Result:
+    assert state.outcome is not None
+    result: Result = state.outcome.result()
+    return result
+
+
+def _loop(
+    request: Request,
+    policy: RetryPolicy,
+    rng: random.Random,
+    hook: RetryHook,
+    endpoint_seen: Callable[[], bool],
+    single_attempt: bool,
+) -> _Loop:
+    instant, attempts = _active_override()
+    return _Loop(
+        request,
+        policy,
+        rng,
+        hook,
+        endpoint_seen,
+        instant=instant,
+        attempts_override=1 if single_attempt else attempts,
+    )
+
+
+def retry_sync(
+    send: Callable[[], Result],
+    request: Request,
+    *,
+    policy: RetryPolicy,
+    clock: Clock,
+    rng: random.Random,
+    hook: RetryHook,
+    endpoint_seen: Callable[[], bool],
+    single_attempt: bool = False,
+) -> Result:
+    """Send, and re-send while the result is retryable and the budget lasts."""
+    first = send()
+    loop = _loop(request, policy, rng, hook, endpoint_seen, single_attempt)
+    if not loop.retryable(first) or loop.attempts_override == 1:
+        return first
+    pending = [first]
+
+    def attempt() -> Result:
+        return pending.pop() if pending else send()
+
+    retrying = tenacity.Retrying(sleep=clock.sleep, **loop.options())  # type: ignore[arg-type]
+    result: Result = retrying(attempt)
+    return result
+
+
+async def retry_async(
+    send: Callable[[], Awaitable[Result]],
+    request: Request,
+    *,
+    policy: RetryPolicy,
+    clock: Clock,
+    rng: random.Random,
+    hook: RetryHook,
+    endpoint_seen: Callable[[], bool],
+    single_attempt: bool = False,
+) -> Result:
+    """The async twin of :func:`retry_sync`, sleeping with ``clock.asleep``."""
+    first = await send()
+    loop = _loop(request, policy, rng, hook, endpoint_seen, single_attempt)
+    if not loop.retryable(first) or loop.attempts_override == 1:
+        return first
+    pending = [first]
+
+    async def attempt() -> Result:
+        return pending.pop() if pending else await send()
+
+    retrying = tenacity.AsyncRetrying(sleep=clock.asleep, **loop.options())  # type: ignore[arg-type]
+    result: Result = await retrying(attempt)
+    return result

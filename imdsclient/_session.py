@@ -1,0 +1,61 @@
+"""What one client knows between calls: its settings, token state, and cached values.
+
+Shared by the sync and async shells; everything here is plain data plus the injected seams
+(clock, random source, retry hook).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from imdsclient._clock import SYSTEM_CLOCK, Clock
+from imdsclient._config import IMDSConfig
+from imdsclient._retry import RetryHook, RetryPolicy, log_retry
+from imdsclient._token import TokenState
+
+__all__ = ["Session"]
+
+
+@dataclass
+class Session:
+    """The state behind one ``IMDSClient`` or ``AsyncIMDSClient``."""
+
+    config: IMDSConfig
+    clock: Clock = SYSTEM_CLOCK
+    rng: random.Random = field(default_factory=random.Random)
+    on_retry: RetryHook = log_retry
+    retry_policy: RetryPolicy = field(init=False)
+    tokens: TokenState = field(default_factory=TokenState)
+    #: Set once the endpoint has answered; from then on connection failures are retried.
+    endpoint_seen: bool = False
+    #: Values that cannot change during an instance's life, by cache key.
+    cache: dict[str, Any] = field(default_factory=dict)
+    #: The IAM role name, discovered once (it can change, so a 404 re-discovers it).
+    role: str | None = None
+
+    def __post_init__(self) -> None:
+        self.retry_policy = RetryPolicy(attempts=self.config.num_attempts)
+
+    @classmethod
+    def create(
+        cls,
+        config: IMDSConfig | None,
+        *,
+        clock: Clock | None,
+        rng: random.Random | None,
+        on_retry: RetryHook | None,
+        **overrides: Any,
+    ) -> Session:
+        """Resolve settings (keywords > ``config`` or the environment) and fill in the seams."""
+        cfg = config.replace(**overrides) if config else IMDSConfig.from_environment(**overrides)
+        session = cls(cfg)
+        session.clock = clock or session.clock
+        session.rng = rng or session.rng
+        session.on_retry = on_retry or session.on_retry
+        return session
+
+    def seen(self) -> bool:
+        """For the retry loop: has the endpoint ever answered?"""
+        return self.endpoint_seen
