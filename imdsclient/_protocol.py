@@ -135,8 +135,8 @@ def normalize_path(path: str) -> str:
     if not _PATH_CHARS.fullmatch(path):
         bad = next(ch for ch in path if not _PATH_CHARS.fullmatch(ch))
         raise ValueError(f"IMDS path {path!r} contains {bad!r}, which IMDS paths never contain")
-    if path.startswith("//"):
-        raise ValueError(f"IMDS path {path!r} starts with '//', which would name another host")
+    if "//" in path:
+        raise ValueError(f"IMDS path {path!r} contains '//' (a scheme or another host)")
     full = path if path.startswith("/") else META_DATA + path
     if any(part in (".", "..") for part in full.split("/")):
         raise ValueError(f"IMDS path {path!r} contains '.' or '..' segments")

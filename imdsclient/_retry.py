@@ -13,7 +13,7 @@ import random
 import threading
 from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable
 
 import tenacity
 
@@ -73,10 +73,8 @@ class RetryEvent:
     throttled: bool
 
 
-class RetryHook(Protocol):
-    """Something told about each retry (metrics, logs)."""
-
-    def __call__(self, event: RetryEvent) -> None: ...
+#: Something told about each retry (metrics, logs); takes a :class:`RetryEvent`.
+RetryHook = Callable[[RetryEvent], None]
 
 
 def log_retry(event: RetryEvent) -> None:

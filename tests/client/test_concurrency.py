@@ -1,0 +1,83 @@
+"""Single flight: many threads or tasks meeting an empty or expired token cause one PUT."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+import respx
+
+from imdsclient import AsyncIMDSClient, IMDSClient
+from imdsclient._protocol import TTL_HEADER
+from imdsclient.testing._fake_clock import FakeClock
+from tests.conftest import ENDPOINT
+
+ID = "/latest/meta-data/instance-id"
+TOKEN = "/latest/api/token"
+THREADS = 32
+TASKS = 1000
+
+
+@pytest.fixture
+def imds() -> Iterator[respx.Router]:
+    with respx.mock(base_url=ENDPOINT, assert_all_called=False) as router:
+        router.get(ID).respond(200, text="i-1")
+        yield router
+
+
+def puts(router: respx.Router) -> int:
+    return sum(1 for c in router.calls if c.request.method == "PUT")
+
+
+def test_threads_share_one_token_fetch(imds: respx.Router, clock: FakeClock) -> None:
+    """32 threads hitting a cold client: the PUT is held until all have asked; still one PUT."""
+    client = IMDSClient(endpoint=ENDPOINT, clock=clock)
+    asked = threading.Semaphore(0)
+    plan = client._session.tokens.plan
+
+    def counting_plan(now: float, *, stale: int | None = None):  # type: ignore[no-untyped-def]
+        asked.release()
+        return plan(now, stale=stale)
+
+    client._session.tokens.plan = counting_plan  # type: ignore[method-assign]
+
+    def slow_put(request: httpx.Request) -> httpx.Response:
+        for _ in range(THREADS):  # every thread has planned, so all others wait on the lock
+            assert asked.acquire(timeout=10)
+        return httpx.Response(200, text="tok", headers={TTL_HEADER: "21600"})
+
+    imds.put(TOKEN).mock(side_effect=slow_put)
+    with client, ThreadPoolExecutor(THREADS) as pool:
+        values = list(pool.map(lambda _: client.get("instance-id"), range(THREADS * 4)))
+    assert values == ["i-1"] * THREADS * 4
+    assert puts(imds) == 1
+
+
+def test_tasks_share_one_token_fetch(imds: respx.Router, clock: FakeClock) -> None:
+    """1000 tasks hitting a cold async client, and again after expiry: one PUT each time."""
+    events: list[asyncio.Event] = []  # made inside the loop (Python 3.9 binds at creation)
+
+    async def slow_put(request: httpx.Request) -> httpx.Response:
+        await events[0].wait()
+        return httpx.Response(200, text="tok", headers={TTL_HEADER: "600"})
+
+    imds.put(TOKEN).mock(side_effect=slow_put)
+
+    async def main() -> list[str]:
+        events.append(asyncio.Event())
+        async with AsyncIMDSClient(endpoint=ENDPOINT, clock=clock, token_ttl=600) as client:
+            tasks = [asyncio.ensure_future(client.get("instance-id")) for _ in range(TASKS)]
+            await asyncio.sleep(0)  # let every task reach the token lock
+            events[0].set()
+            first = await asyncio.gather(*tasks)
+            assert puts(imds) == 1
+            clock.advance(600)
+            second = await asyncio.gather(*(client.get("instance-id") for _ in range(TASKS)))
+            return first + second
+
+    assert asyncio.run(main()) == ["i-1"] * TASKS * 2
+    assert puts(imds) == 2

@@ -1,0 +1,114 @@
+"""Backoff math and the retry loop, with scripted results and a fake clock."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from imdsclient._protocol import Failure, FailureKind, Request, Response, Result
+from imdsclient._retry import RetryEvent, RetryPolicy, full_jitter, instant_retries, retry_sync
+from imdsclient.testing._fake_clock import FakeClock
+
+REQ = Request("GET", "/latest/meta-data/instance-id")
+
+
+@given(
+    attempt=st.integers(min_value=1, max_value=100_000),
+    base=st.floats(min_value=0.001, max_value=10),
+    cap=st.floats(min_value=0.001, max_value=60),
+    seed=st.integers(),
+)
+def test_full_jitter_stays_within_bounds(attempt: int, base: float, cap: float, seed: int) -> None:
+    """Never negative, never above the cap or the doubling bound, even at attempt 100 000."""
+    delay = full_jitter(attempt, base, cap, random.Random(seed))
+    assert 0.0 <= delay <= min(cap, base * 2.0 ** min(attempt - 1, 64))
+
+
+def run(
+    script: list[Result],
+    clock: FakeClock,
+    *,
+    policy: RetryPolicy | None = None,
+    seen: bool = True,
+    events: list[RetryEvent] | None = None,
+) -> tuple[Result, int]:
+    """Drive retry_sync with scripted results; returns the final result and the send count."""
+    sent = 0
+
+    def send() -> Result:
+        nonlocal sent
+        sent += 1
+        return script[min(sent - 1, len(script) - 1)]
+
+    result = retry_sync(
+        send,
+        REQ,
+        policy=policy or RetryPolicy(),
+        clock=clock,
+        rng=random.Random(1),
+        hook=(events.append if events is not None else lambda e: None),
+        endpoint_seen=lambda: seen,
+    )
+    return result, sent
+
+
+def test_success_costs_one_send_and_no_sleep(clock: FakeClock) -> None:
+    """The happy path never sleeps."""
+    ok = Response(200, {}, b"x")
+    assert run([ok], clock) == (ok, 1)
+    assert clock.sleeps == []
+
+
+def test_backoff_doubles_within_full_jitter(clock: FakeClock) -> None:
+    """Sleeps are drawn from [0, base·2^(n-1)], capped."""
+    fail = Response(500, {}, b"")
+    policy = RetryPolicy(attempts=6, base=1.0, cap=5.0)
+    _, sent = run([fail], clock, policy=policy)
+    assert sent == 6
+    bounds = [1.0, 2.0, 4.0, 5.0, 5.0]
+    assert all(0 <= s <= b for s, b in zip(clock.sleeps, bounds))
+    assert len(clock.sleeps) == 5
+
+
+def test_throttling_gets_its_own_larger_budget(clock: FakeClock) -> None:
+    """429 is retried up to throttle_attempts even when attempts is 1."""
+    _, sent = run([Response(429, {}, b"")], clock, policy=RetryPolicy(attempts=1))
+    assert sent == 6
+
+
+def test_connection_failures_are_not_retried_before_first_contact(clock: FakeClock) -> None:
+    """A refused connection on first contact is returned at once."""
+    refused = Failure(FailureKind.CONNECT)
+    assert run([refused], clock, seen=False) == (refused, 1)
+    assert run([refused], clock, seen=True)[1] == 3
+
+
+def test_retry_events_describe_each_wait(clock: FakeClock) -> None:
+    """Each retry produces one event with the wait actually slept."""
+    events: list[RetryEvent] = []
+    run([Failure(FailureKind.DROPPED), Response(200, {}, b"")], clock, events=events)
+    assert len(events) == 1
+    assert events[0].cause == "connection dropped"
+    assert events[0].wait == clock.sleeps[0]
+    assert events[0].throttled is False
+
+
+def test_instant_retries_nests_and_restores(clock: FakeClock) -> None:
+    """The override stacks, and leaving the block restores real backoff."""
+    fail = Response(503, {}, b"")
+    with instant_retries(attempts=2):
+        with instant_retries(attempts=3):
+            assert run([fail], clock)[1] == 3
+        assert run([fail], clock)[1] == 2
+    assert clock.sleeps == [0.0, 0.0, 0.0]
+    run([fail, Response(200, {}, b"")], clock)
+    assert clock.sleeps[-1] > 0
+
+
+def test_instant_retries_rejects_nonsense() -> None:
+    """attempts below 1 is a usage error."""
+    with pytest.raises(ValueError, match="at least 1"), instant_retries(attempts=0):
+        pass

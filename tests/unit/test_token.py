@@ -1,0 +1,66 @@
+"""Token state decisions against explicit times."""
+
+from __future__ import annotations
+
+from imdsclient._token import FALLBACK_RECHECK_SECONDS, Plan, TokenState, refresh_margin
+
+
+def test_empty_state_needs_a_fetch() -> None:
+    """A new client must fetch a token first."""
+    plan, grant = TokenState().plan(0.0)
+    assert plan is Plan.FETCH
+    assert grant.token is None
+
+
+def test_token_is_used_until_the_margin_then_refetched() -> None:
+    """A stored token is used until ttl - margin, then a fetch is planned."""
+    state = TokenState()
+    state.store("t", 21600, now=0.0)
+    assert state.plan(21600 - 121.0) == (Plan.USE, state.plan(0.0)[1])
+    assert state.plan(21600 - 120.0)[0] is Plan.FETCH
+
+
+def test_margin_is_ten_percent_capped_at_two_minutes() -> None:
+    """Short tokens refresh at 90 % of their life, long ones two minutes early."""
+    assert refresh_margin(21600) == 120.0
+    assert refresh_margin(60) == 6.0
+
+
+def test_stale_generation_forces_a_fetch_only_once() -> None:
+    """A caller whose token was refused fetches; one arriving after a refresh reuses it."""
+    state = TokenState()
+    seen = state.store("old", 600, now=0.0)
+    assert state.plan(1.0, stale=seen.generation)[0] is Plan.FETCH
+    state.store("new", 600, now=1.0)
+    plan, grant = state.plan(1.0, stale=seen.generation)
+    assert (plan, grant.token) == (Plan.USE, "new")
+
+
+def test_fallback_is_remembered_then_reprobed() -> None:
+    """IMDSv1 is used for a bounded time, then the token endpoint is probed again."""
+    state = TokenState()
+    grant = state.fall_back("legacy", now=0.0)
+    assert grant.token is None
+    assert state.fallback_reason == "legacy"
+    assert state.plan(FALLBACK_RECHECK_SECONDS - 1)[0] is Plan.USE
+    assert state.plan(FALLBACK_RECHECK_SECONDS)[0] is Plan.FETCH
+
+
+def test_a_token_ends_the_fallback() -> None:
+    """Storing a token clears the IMDSv1 decision and its reason."""
+    state = TokenState()
+    state.fall_back("hop_limit", now=0.0)
+    state.store("t", 600, now=1.0)
+    assert state.fallback_reason == ""
+    assert state.plan(2.0)[1].token == "t"
+
+
+def test_clear_forgets_and_moves_the_generation() -> None:
+    """clear() drops the token and changes the generation so stale grants cannot match."""
+    state = TokenState()
+    grant = state.store("t", 600, now=0.0)
+    state.clear()
+    plan, now_grant = state.plan(0.0)
+    assert plan is Plan.FETCH
+    assert now_grant.token is None
+    assert now_grant.generation != grant.generation
