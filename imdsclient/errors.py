@@ -78,7 +78,8 @@ HINTS: dict[str, str] = {
     ),
     "throttled": (
         "IMDS is throttling this instance (1024 packets/s per network interface). Cache values "
-        "you read often and spread requests out."
+        "you read often and spread requests out; `python -m imdsclient doctor` reads the "
+        "linklocal_allowance_exceeded counter."
     ),
     "connect": (
         "Could not connect to IMDS. Off EC2 this is expected; on EC2 look for a local firewall "

@@ -1,0 +1,91 @@
+"""The error tree is documented truthfully, every hint names a fix, and secrets never print."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import imdsclient
+from imdsclient import errors
+
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+
+def drawn_tree() -> list[tuple[int, str]]:
+    """(depth, name) for each line of the tree drawn in the errors module docstring."""
+    doc = errors.__doc__ or ""
+    rows = []
+    for line in doc.splitlines():
+        match = re.fullmatch(r"\s*((?:[│ ]   )*)(?:[├└]── )?(\w+Error)\s*", line)
+        if match:
+            rows.append((len(match.group(1)) // 4 + (1 if "──" in line else 0), match.group(2)))
+    return rows
+
+
+def real_tree(cls: type[BaseException] = errors.IMDSError, depth: int = 0) -> list[tuple[int, str]]:
+    """(depth, name) walking the real subclasses, in definition order."""
+    rows = [(depth, cls.__name__)]
+    for sub in cls.__subclasses__():
+        if sub.__module__ == errors.__name__:
+            rows += real_tree(sub, depth + 1)
+    return rows
+
+
+def test_docstring_tree_matches_the_hierarchy() -> None:
+    """The drawing in imdsclient.errors is the real class tree."""
+    assert drawn_tree() == real_tree()
+
+
+def test_every_error_is_exported_at_the_top_level() -> None:
+    """Each error class is importable from imdsclient."""
+    for _, name in real_tree():
+        assert getattr(imdsclient, name) is getattr(errors, name)
+
+
+@pytest.mark.parametrize("cls", [getattr(errors, name) for _, name in real_tree()])
+def test_default_hints_say_what_to_do(cls: type[errors.IMDSError]) -> None:
+    """str(error) is what happened, then a fix: a command, a setting or a doctor run."""
+    text = str(cls("Something happened", status=None, path="/latest/meta-data/x"))
+    assert text.startswith("Something happened. ")
+    assert re.search(r"`[^`]+`|AWS_[A-Z_]+|doctor|disabled=", text), text
+
+
+@pytest.mark.parametrize(
+    ("key", "needle"),
+    [
+        ("endpoint_disabled", "--http-endpoint enabled"),
+        ("hop_limit", "--http-put-response-hop-limit 2"),
+        ("v1_refused", "--http-put-response-hop-limit 2"),
+        ("connect", "iptables"),
+        ("disabled", "AWS_EC2_METADATA_DISABLED"),
+        ("throttled", "1024"),
+    ],
+)
+def test_hints_name_the_exact_fix(key: str, needle: str) -> None:
+    """The hint table quotes the exact commands DESIGN §1 names."""
+    assert needle in errors.HINTS[key]
+
+
+def test_not_found_is_a_lookup_error() -> None:
+    """MetadataNotFoundError can be caught as LookupError."""
+    assert issubclass(errors.MetadataNotFoundError, LookupError)
+
+
+def test_config_error_is_a_value_error_naming_setting_and_source() -> None:
+    """Configuration mistakes are ValueErrors that say which setting and where it came from."""
+    err = errors.ConfigError("timeout", "abc", "environment variable X", "not a number")
+    assert isinstance(err, ValueError)
+    assert "timeout" in str(err)
+    assert "environment variable X" in str(err)
+
+
+def test_credentials_error_carries_code_but_no_secret() -> None:
+    """CredentialsError keeps the IMDS Code and Message; secrets never reach its text."""
+    err = errors.CredentialsError(
+        "Credentials for role r are unavailable (AssumeRoleUnauthorizedAccess)",
+        code="AssumeRoleUnauthorizedAccess",
+        detail="EC2 cannot assume the role",
+    )
+    assert err.code == "AssumeRoleUnauthorizedAccess"
+    assert SECRET not in str(err) + repr(err)
