@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -89,3 +90,16 @@ def test_credentials_error_carries_code_but_no_secret() -> None:
     )
     assert err.code == "AssumeRoleUnauthorizedAccess"
     assert SECRET not in str(err) + repr(err)
+
+
+def tree_lines(text: str) -> list[str]:
+    """The lines of a drawn class tree (those ending in an error name)."""
+    return [line.strip() for line in text.splitlines() if re.search(r"\w+Error\s*$", line)]
+
+
+def test_docs_page_draws_the_same_tree_and_names_every_error() -> None:
+    """docs/errors.md shows the module's tree and a row for every error class."""
+    page = (Path(__file__).parent.parent / "docs" / "errors.md").read_text(encoding="utf-8")
+    assert tree_lines(page.split("```")[1]) == tree_lines(errors.__doc__ or "")
+    for _, name in real_tree()[1:]:
+        assert f"| `{name}`" in page
