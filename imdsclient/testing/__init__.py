@@ -1,0 +1,15 @@
+"""Test helpers: a fake IMDS on a real socket, and a clock that sleeps instantly.
+
+``IMDSSimulator`` behaves like the EC2 Instance Metadata Service (tokens, 401/403/404/405, legacy
+and hop-limit modes, throttling, faults, rotating credentials, spot and maintenance events), so the
+client and users' own code can be tested off EC2. The pytest plugin in ``plugin`` wraps it in the
+``imds_simulator`` fixture. See ``docs/testing.md``.
+"""
+
+from __future__ import annotations
+
+from imdsclient.testing._fake_clock import FakeClock
+from imdsclient.testing._server import IMDSSimulator, serve
+from imdsclient.testing._state import Reply, RequestRecord, SimulatorState
+
+__all__ = ["FakeClock", "IMDSSimulator", "Reply", "RequestRecord", "SimulatorState", "serve"]
