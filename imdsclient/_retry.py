@@ -13,9 +13,7 @@ import random
 import threading
 from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
-from typing import Callable
-
-import tenacity
+from typing import TYPE_CHECKING, Callable
 
 from imdsclient._clock import Clock
 from imdsclient._protocol import (
@@ -27,6 +25,9 @@ from imdsclient._protocol import (
     is_throttle,
     retry_after,
 )
+
+if TYPE_CHECKING:
+    import tenacity
 
 __all__ = [
     "RetryEvent",
@@ -143,6 +144,9 @@ class _Loop:
         outcome = classify(result, path=self.request.path, endpoint_seen=self.endpoint_seen())
         return outcome.action is Action.RETRY
 
+    def retry(self, state: tenacity.RetryCallState) -> bool:
+        return self.retryable(_result(state))
+
     def stop(self, state: tenacity.RetryCallState) -> bool:
         budget = self.attempts_override or self.policy.budget(_result(state))
         return state.attempt_number >= budget
@@ -175,7 +179,7 @@ class _Loop:
         return {
             "stop": self.stop,
             "wait": self.wait,
-            "retry": tenacity.retry_if_result(self.retryable),
+            "retry": self.retry,
             "before_sleep": self.before_sleep,
             "retry_error_callback": _result,
         }
@@ -228,6 +232,8 @@ def retry_sync(
     def attempt() -> Result:
         return pending.pop() if pending else send()
 
+    import tenacity  # here: the happy path never needs it, and start-up stays lean
+
     retrying = tenacity.Retrying(sleep=clock.sleep, **loop.options())  # type: ignore[arg-type]
     result: Result = retrying(attempt)
     return result
@@ -253,6 +259,8 @@ async def retry_async(
 
     async def attempt() -> Result:
         return pending.pop() if pending else await send()
+
+    import tenacity
 
     retrying = tenacity.AsyncRetrying(sleep=clock.asleep, **loop.options())  # type: ignore[arg-type]
     result: Result = await retrying(attempt)
