@@ -17,8 +17,8 @@ import socket
 import struct
 import sys
 import threading
+import time
 from collections.abc import Mapping
-from email.utils import formatdate
 from typing import IO, Literal
 
 from imdsclient.testing._state import (
@@ -38,6 +38,17 @@ MAX_BODY = 1024 * 1024
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 _REQUEST_LINE = re.compile(r"([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\S+) HTTP/(1\.[01])")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _http_date(second: int) -> str:
+    """RFC 9110 date (``Sun, 06 Nov 1994 08:49:37 GMT``) without importing email.utils."""
+    t = time.gmtime(second)
+    day, month = _DAYS[t.tm_wday], _MONTHS[t.tm_mon - 1]
+    return f"{day}, {t.tm_mday:02d} {month} {t.tm_year} {time.strftime('%H:%M:%S', t)} GMT"
 
 
 class _BadRequest(Exception):
@@ -328,7 +339,7 @@ class IMDSSimulator(SimulatorState):
         """The whole answer as one byte string, so it leaves in one segment."""
         second = int(self._clock.time())
         if second != self._date_second:
-            self._date, self._date_second = formatdate(second, usegmt=True), second
+            self._date, self._date_second = _http_date(second), second
         lines = [f"HTTP/1.1 {reply.status} {REASONS.get(reply.status, 'Unknown')}"]
         lines.extend(f"{name}: {value}" for name, value in reply.headers)
         lines.append(f"Content-Length: {len(reply.body)}")

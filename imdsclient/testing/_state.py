@@ -13,16 +13,15 @@ from __future__ import annotations
 import base64
 import enum
 import json
+import os
 import random
 import re
-import secrets
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
 
 from imdsclient.testing import _tree
 
@@ -107,8 +106,7 @@ class _RealClock:
         return time.time()
 
 
-@dataclass(frozen=True)
-class Reply:
+class Reply(NamedTuple):
     """The core's decision for one request.
 
     ``action`` is ``"send"`` (write status, headers, body), ``"reset"`` (abort the connection with
@@ -122,8 +120,7 @@ class Reply:
     action: Literal["send", "reset", "hang"] = "send"
 
 
-@dataclass(frozen=True)
-class RequestRecord:
+class RequestRecord(NamedTuple):
     """One request as the simulator saw it; ``status`` is None when it was reset or left hanging."""
 
     method: str
@@ -135,13 +132,17 @@ class RequestRecord:
     """Wall time (the simulator clock's ``time()``)."""
 
 
-@dataclass
 class _Fault:
-    kind: FaultKind
-    remaining: int
-    path: str | None
-    status: int
-    code: str
+    __slots__ = ("code", "kind", "path", "remaining", "status")
+
+    def __init__(
+        self, kind: FaultKind, remaining: int, path: str | None, status: int, code: str
+    ) -> None:
+        self.kind = kind
+        self.remaining = remaining
+        self.path = path
+        self.status = status
+        self.code = code
 
 
 def error_page(status: int) -> bytes:
@@ -669,7 +670,7 @@ class SimulatorState:
         if not _TTL_RE.fullmatch(raw_ttl) or not 1 <= int(raw_ttl) <= MAX_TOKEN_TTL:
             return _error(400)
         ttl = int(raw_ttl)
-        token = base64.b64encode(secrets.token_bytes(42)).decode("ascii")
+        token = base64.b64encode(os.urandom(42)).decode("ascii")
         if len(self._tokens) >= _MAX_TOKENS:
             self._tokens = {t: e for t, e in self._tokens.items() if e > now}
             while len(self._tokens) >= _MAX_TOKENS:

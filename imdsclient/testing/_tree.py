@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import base64
 import json
-import secrets
-import string
+import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from importlib import resources
+from typing import NamedTuple
 
 __all__ = [
     "DEFAULT_ROLE",
@@ -46,13 +44,9 @@ def default_tree() -> dict[str, str]:
     """Return a copy of the packaged default tree, reading the JSON file on first use only."""
     global _default_cache
     if _default_cache is None:
-        text = (
-            resources.files("imdsclient.testing")
-            .joinpath("data")
-            .joinpath(_DATA_FILE)
-            .read_text("utf-8")
-        )
-        _default_cache = json.loads(text)
+        path = os.path.join(os.path.dirname(__file__), "data", _DATA_FILE)
+        with open(path, encoding="utf-8") as handle:
+            _default_cache = json.load(handle)
     return dict(_default_cache)
 
 
@@ -121,8 +115,7 @@ def pretty_json(document: Mapping[str, object]) -> bytes:
     return ("{\n" + ",\n".join(lines) + "\n}").encode("utf-8")
 
 
-@dataclass(frozen=True)
-class Credentials:
+class Credentials(NamedTuple):
     """One set of role credentials and its validity window (epoch seconds)."""
 
     access_key_id: str
@@ -133,11 +126,10 @@ class Credentials:
 
 
 def _mint(now: float, lifetime: float) -> Credentials:
-    alphabet = string.ascii_uppercase + string.digits
     return Credentials(
-        access_key_id="ASIA" + "".join(secrets.choice(alphabet) for _ in range(16)),
-        secret_access_key=base64.b64encode(secrets.token_bytes(30)).decode("ascii"),
-        token=base64.b64encode(secrets.token_bytes(240)).decode("ascii"),
+        access_key_id="ASIA" + base64.b32encode(os.urandom(10)).decode("ascii"),
+        secret_access_key=base64.b64encode(os.urandom(30)).decode("ascii"),
+        token=base64.b64encode(os.urandom(240)).decode("ascii"),
         issued=now,
         expires=now + lifetime,
     )

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from imdsclient.testing import IMDSSimulator, serve
+from imdsclient.testing import FakeClock, IMDSSimulator, serve
 
 MD = "/latest/meta-data/"
 TTL = "X-aws-ec2-metadata-token-ttl-seconds"
@@ -62,6 +62,13 @@ def test_token_flow_over_http(sim: IMDSSimulator, client: httpx.Client) -> None:
     got = client.get(MD + "instance-id", headers={"X-aws-ec2-metadata-token": put.text})
     assert (got.status_code, got.text) == (200, "i-1234567890abcdef0")
     assert client.get(MD + "instance-id").status_code == 401
+
+
+def test_date_header_follows_the_simulator_clock() -> None:
+    """Date is rendered in HTTP form from the injected clock's wall time."""
+    with IMDSSimulator(clock=FakeClock(wall=1_767_225_600.0)) as sim:
+        answer = raw_exchange(sim, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert b"\r\nDate: Thu, 01 Jan 2026 00:00:00 GMT\r\n" in answer
 
 
 def test_keep_alive_serves_many_requests_on_one_connection(sim: IMDSSimulator) -> None:
