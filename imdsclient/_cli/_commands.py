@@ -1,0 +1,311 @@
+"""One small function per command, and the explicit registry ``COMMANDS`` (never ``dir()``).
+
+Each function takes the parsed arguments and returns an exit code; ``IMDSError`` and
+``ValueError`` propagate to ``main``, which prints one message and picks the exit code. Heavy
+imports (the client, pydantic models, json, the simulator, the doctor) happen inside the function
+that needs them, so ``get instance-id`` loads neither pydantic nor the simulator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Callable
+
+from imdsclient._cli import _exit_codes as codes
+from imdsclient.errors import HINTS, IMDSError, MetadataNotFoundError
+
+if TYPE_CHECKING:
+    from imdsclient._client import IMDSClient
+
+__all__ = ["COMMANDS", "Command", "event_records", "watch_events"]
+
+Command = Callable[[argparse.Namespace], int]
+Record = dict[str, Any]
+
+#: How ``events --watch`` waits between polls; tests replace it to run the loop without sleeping.
+_sleep: Callable[[float], None] = time.sleep
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def _client(args: argparse.Namespace) -> IMDSClient:
+    """A client with the global options applied over the environment and ~/.aws/config."""
+    from imdsclient._client import IMDSClient
+
+    return IMDSClient(
+        endpoint=args.endpoint,
+        timeout=args.timeout,
+        num_attempts=args.attempts,
+        v1_fallback=False if args.no_v1_fallback else None,
+    )
+
+
+def _print(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _print_json(value: object, *, compact: bool = False) -> None:
+    import json
+
+    if compact:
+        _print(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+    else:
+        _print(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def _print_fields(fields: Mapping[str, object]) -> None:
+    """``name  value`` lines, aligned; lists joined with commas; empty values left out."""
+    shown = {k: v for k, v in fields.items() if v is not None and v != []}
+    width = max((len(k) for k in shown), default=0)
+    for key, value in shown.items():
+        text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+        _print(f"{key:<{width}}  {text}")
+
+
+# -- reading values -------------------------------------------------------------------------
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    """``get PATH``: the value alone."""
+    with _client(args) as imds:
+        _print(imds.get(args.path))
+    return codes.OK
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    """``ls [PATH]``: one entry per line; folders end in ``/``."""
+    with _client(args) as imds:
+        entries = imds.list(args.path)
+    for entry in entries:
+        _print(entry)
+    return codes.OK
+
+
+def cmd_dump(args: argparse.Namespace) -> int:
+    """``dump [PATH]``: the tree as JSON (credentials are never included)."""
+    with _client(args) as imds:
+        tree = imds.dump(args.path)
+    _print_json(tree)
+    return codes.OK
+
+
+def cmd_identity(args: argparse.Namespace) -> int:
+    """``identity``: the instance identity document."""
+    with _client(args) as imds:
+        document = imds.instance_identity()
+    if args.json:
+        _print_json(document.model_dump(mode="json", by_alias=True))
+    else:
+        _print_fields(document.model_dump(mode="json"))
+    return codes.OK
+
+
+def cmd_iam_info(args: argparse.Namespace) -> int:
+    """``iam-info``: the attached instance profile (no credentials)."""
+    with _client(args) as imds:
+        info = imds.iam_info()
+    if info is None:
+        raise MetadataNotFoundError(
+            "No IAM instance profile is attached to this instance",
+            status=404,
+            path="/latest/meta-data/iam/info",
+            hint=HINTS["no_role"],
+        )
+    if args.json:
+        _print_json(info.model_dump(mode="json", by_alias=True))
+    else:
+        _print_fields(info.model_dump(mode="json"))
+    return codes.OK
+
+
+def cmd_tags(args: argparse.Namespace) -> int:
+    """``tags``: ``key<TAB>value`` lines, or a JSON object; nothing when there are no tags."""
+    with _client(args) as imds:
+        tags = imds.tags()
+    if args.json:
+        _print_json(tags)
+    else:
+        for key, value in tags.items():
+            _print(f"{key}\t{value}")
+    return codes.OK
+
+
+def cmd_user_data(args: argparse.Namespace) -> int:
+    """``user-data``: the exact bytes, nothing added."""
+    with _client(args) as imds:
+        data = imds.user_data()
+    if data is None:
+        raise MetadataNotFoundError(
+            "This instance has no user-data",
+            status=404,
+            path="/latest/user-data",
+            hint=HINTS["not_found"],
+        )
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+    return codes.OK
+
+
+# -- events ---------------------------------------------------------------------------------
+
+
+def event_records(imds: IMDSClient) -> list[Record]:
+    """Every current event as a flat record: spot notice, rebalance, scheduled events."""
+    records: list[Record] = []
+    spot = imds.spot_instance_action()
+    if spot is not None:
+        records.append({"type": "spot-instance-action", **spot.model_dump(mode="json")})
+    rebalance = imds.rebalance_recommendation()
+    if rebalance is not None:
+        records.append({"type": "rebalance-recommendation", **rebalance.model_dump(mode="json")})
+    for event in imds.scheduled_events():
+        records.append({"type": "scheduled-event", **event.model_dump(mode="json")})
+    return records
+
+
+def _format_record(record: Record, as_json: bool) -> str:
+    if as_json:
+        import json
+
+        return json.dumps(record, separators=(",", ":"), ensure_ascii=False)
+    fields = " ".join(f"{k}={v}" for k, v in record.items() if k != "type" and v is not None)
+    return f"{record['type']} {fields}"
+
+
+def watch_events(
+    poll: Callable[[], list[Record]],
+    emit: Callable[[Record], None],
+    *,
+    interval: float,
+    sleep: Callable[[float], None] = time.sleep,
+    max_polls: int | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> int:
+    """Poll until ``max_polls`` (or forever) and emit each record not seen before, once.
+
+    A record that changes (a scheduled event going from ``active`` to ``completed``) counts as
+    new. A failure on the first poll propagates (a misconfiguration should fail fast); later
+    failures are reported through ``warn`` and polling goes on. Returns the number of polls.
+    """
+    import json
+
+    seen: set[str] = set()
+    polls = 0
+    while True:
+        try:
+            records = poll()
+        except IMDSError as exc:
+            if polls == 0:
+                raise
+            if warn is not None:
+                warn(f"poll failed, will retry: {exc}")
+            records = []
+        polls += 1
+        for record in records:
+            key = json.dumps(record, sort_keys=True, default=str)
+            if key not in seen:
+                seen.add(key)
+                emit(record)
+        if max_polls is not None and polls >= max_polls:
+            return polls
+        sleep(interval)
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    """``events [--watch]``: one line per event (JSON lines with ``--json``)."""
+
+    def emit(record: Record) -> None:
+        _print(_format_record(record, args.json))
+        sys.stdout.flush()
+
+    def warn(message: str) -> None:
+        print(f"imdsclient: warning: {message}", file=sys.stderr)
+
+    with _client(args) as imds:
+        if not args.watch:
+            for record in event_records(imds):
+                emit(record)
+            return codes.OK
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is the normal way to stop
+            watch_events(
+                lambda: event_records(imds),
+                emit,
+                interval=args.interval,
+                sleep=_sleep,
+                max_polls=args.max_polls,
+                warn=warn,
+            )
+    return codes.OK
+
+
+# -- credentials, doctor, simulator ---------------------------------------------------------
+
+
+def cmd_credential_process(args: argparse.Namespace) -> int:
+    """``credential-process``: the one command that prints secrets, in the SDK's format."""
+    from imdsclient._models import credential_process_json
+
+    with _client(args) as imds:
+        creds = imds.iam_credentials(role=args.role)
+    _print_json(credential_process_json(creds), compact=True)
+    return codes.OK
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """``doctor``: the seven checks of DESIGN §4; exit 1 when any finds a problem."""
+    from imdsclient._cli import _doctor
+
+    report = _doctor.run_checks(
+        _doctor.overrides_from(args),
+        interface=args.interface,
+    )
+    if args.json:
+        _print_json(report.as_dict())
+    else:
+        _print(report.render())
+    return codes.PROBLEM if report.has_problem else codes.OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """``serve``: the simulator in the foreground until Ctrl-C; the first line holds the URL."""
+    from imdsclient.testing import serve
+
+    try:
+        serve(
+            args.host,
+            args.port,
+            out=sys.stdout,
+            http_tokens=args.http_tokens,
+            endpoint_enabled=not args.disabled,
+            legacy=args.legacy,
+            hop_limit_drop=args.hop_limit_drop,
+            throttle_rps=args.throttle_rps,
+        )
+    except OSError as exc:  # port in use, address not available, ...
+        print(
+            f"imdsclient: error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr
+        )
+        return codes.PROBLEM
+    return codes.OK
+
+
+#: Command name → function. The parser in ``__init__`` declares the same names (tested).
+COMMANDS: dict[str, Command] = {
+    "get": cmd_get,
+    "ls": cmd_ls,
+    "dump": cmd_dump,
+    "identity": cmd_identity,
+    "iam-info": cmd_iam_info,
+    "tags": cmd_tags,
+    "user-data": cmd_user_data,
+    "events": cmd_events,
+    "credential-process": cmd_credential_process,
+    "doctor": cmd_doctor,
+    "serve": cmd_serve,
+}

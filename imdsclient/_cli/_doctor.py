@@ -1,0 +1,585 @@
+"""``imdsclient doctor``: the seven checks of DESIGN §4, each with a verdict, evidence and a fix.
+
+Checks are data in, verdict out. External programs and files go through a
+:class:`CommandRunner` (recorded outputs in tests; missing tools and permission errors become
+"skipped", never a crash). HTTP steps use raw httpx (``trust_env=False``, one attempt, the
+configured timeout) instead of the retrying client, so each step shows what IMDS itself answered.
+Fixes quote :data:`imdsclient.errors.HINTS`, the same text the errors and docs use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from imdsclient._cli import _firewall
+from imdsclient._config import IMDSConfig
+from imdsclient._protocol import TOKEN_HEADER, TOKEN_PATH, TTL_HEADER
+from imdsclient.errors import HINTS, ConfigError
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = [
+    "IMDS_ADDRESSES",
+    "Check",
+    "CommandRunner",
+    "Report",
+    "SystemRunner",
+    "default_runner",
+    "overrides_from",
+    "run_checks",
+]
+
+Status = Literal["ok", "problem", "skipped"]
+
+#: The addresses of the real IMDS; firewall rules and NO_PROXY are checked against these.
+IMDS_ADDRESSES = ("169.254.169.254", "fd00:ec2::254")
+_PROBE_PATH = "/latest/meta-data/instance-id"
+NO_PROXY_FIX = "export NO_PROXY=169.254.169.254"
+_PROXY_VARS = ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+_NO_PROXY_VARS = ("NO_PROXY", "no_proxy")
+_COUNTER = "linklocal_allowance_exceeded"
+
+
+class CommandRunner(Protocol):
+    """Runs a program; never raises. Missing program: 127; not allowed to run it: 126."""
+
+    def run(self, argv: Sequence[str]) -> tuple[int, str, str]:
+        """``(returncode, stdout, stderr)``."""
+
+
+class SystemRunner:
+    """Runs programs for real, with a time limit and the C locale (parsable output)."""
+
+    def __init__(self, timeout: float = 5.0) -> None:
+        self.timeout = timeout
+
+    def run(self, argv: Sequence[str]) -> tuple[int, str, str]:
+        """``(returncode, stdout, stderr)``; 127 missing, 126 not permitted, 124 timed out."""
+        env = {**os.environ, "LC_ALL": "C"}
+        try:
+            done = subprocess.run(
+                list(argv),
+                capture_output=True,
+                text=True,
+                errors="replace",
+                timeout=self.timeout,
+                check=False,
+                env=env,
+            )
+        except FileNotFoundError:
+            return 127, "", f"{argv[0]}: command not found"
+        except PermissionError as exc:
+            return 126, "", f"{argv[0]}: {exc.strerror or exc}"
+        except subprocess.TimeoutExpired:
+            return 124, "", f"{argv[0]}: no answer within {self.timeout:g} s"
+        except OSError as exc:
+            return 126, "", f"{argv[0]}: {exc}"
+        return done.returncode, done.stdout, done.stderr
+
+
+def default_runner() -> CommandRunner:
+    """The runner ``doctor`` uses from the command line (tests replace this function)."""
+    return SystemRunner()
+
+
+@dataclass
+class Check:
+    """One check's verdict."""
+
+    number: int
+    name: str
+    status: Status
+    summary: str
+    evidence: list[str] = field(default_factory=list)
+    fix: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    """All checks, in order."""
+
+    checks: list[Check]
+
+    @property
+    def problems(self) -> list[Check]:
+        """The checks that found a problem."""
+        return [check for check in self.checks if check.status == "problem"]
+
+    @property
+    def has_problem(self) -> bool:
+        """Whether any check found a problem (``doctor`` then exits 1)."""
+        return bool(self.problems)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``--json`` report."""
+        return {
+            "ok": not self.has_problem,
+            "problems": [check.name for check in self.problems],
+            "checks": [asdict(check) for check in self.checks],
+        }
+
+    def render(self) -> str:
+        """The human report: one block per check, then a one-line verdict."""
+        lines: list[str] = []
+        for check in self.checks:
+            verdict = f"[{check.status}]"
+            lines.append(f"{verdict:<9} {check.number}. {check.name}: {check.summary}")
+            lines.extend(f"{'':<12}{line}" for line in check.evidence)
+            lines.extend(f"{'':<12}fix: {line}" for line in check.fix)
+        problems = self.problems
+        if problems:
+            names = ", ".join(f"{c.number}. {c.name}" for c in problems)
+            lines.append(f"{len(problems)} problem{'s' if len(problems) > 1 else ''}: {names}")
+        else:
+            lines.append("No problems found.")
+        return "\n".join(lines)
+
+
+def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
+    """The global command-line options as ``IMDSConfig`` overrides (unset ones left out)."""
+    given = {
+        "endpoint": args.endpoint,
+        "timeout": args.timeout,
+        "num_attempts": args.attempts,
+        "v1_fallback": False if args.no_v1_fallback else None,
+    }
+    return {name: value for name, value in given.items() if value is not None}
+
+
+# -- 1. configuration -----------------------------------------------------------------------
+
+
+def check_config(
+    env: Mapping[str, str], overrides: Mapping[str, Any]
+) -> tuple[Check, IMDSConfig | None]:
+    """AWS_EC2_METADATA_DISABLED and every resolved setting with where it came from."""
+    try:
+        config = IMDSConfig.from_environment(env, **overrides)
+    except ConfigError as exc:
+        check = Check(
+            1,
+            "configuration",
+            "problem",
+            f"the {exc.setting} setting is invalid",
+            [str(exc)],
+            [f"Correct or remove the {exc.setting} value ({exc.source})."],
+        )
+        return check, None
+    evidence = [f"{name} = {value} ({source})" for name, value, source in config.describe()]
+    if config.disabled:
+        summary = f"IMDS access is turned off ({config.sources['disabled']})"
+        return Check(1, "configuration", "problem", summary, evidence, [HINTS["disabled"]]), config
+    summary = f"IMDS access is enabled; requests go to {config.base_url}"
+    return Check(1, "configuration", "ok", summary, evidence), config
+
+
+# -- 2. proxies -----------------------------------------------------------------------------
+
+
+def _redact(url: str) -> str:
+    """Hide user:password in a proxy URL (``http://user:pw@proxy:3128`` → ``http://***@proxy:3128``)."""
+    scheme, sep, rest = url.rpartition("://")
+    if "@" not in rest:
+        return url
+    return f"{scheme}{sep}***@{rest.rsplit('@', 1)[1]}"
+
+
+def _no_proxy_match(value: str, host: str) -> Literal["exact", "cidr", "none"]:
+    """How a NO_PROXY value covers an address: by name/``*``, only by a CIDR block, or not."""
+    import ipaddress
+
+    how: Literal["exact", "cidr", "none"] = "none"
+    for raw in value.split(","):
+        entry = raw.strip().lower()
+        if entry.startswith("[") and "]" in entry:
+            entry = entry[1 : entry.index("]")]
+        elif entry.count(":") == 1:
+            entry = entry.partition(":")[0]
+        if entry in ("*", host.lower()):
+            return "exact"
+        if "/" in entry:
+            try:
+                if ipaddress.ip_address(host) in ipaddress.ip_network(entry, strict=False):
+                    how = "cidr"
+            except (ValueError, TypeError):
+                pass
+    return how
+
+
+def check_proxy(env: Mapping[str, str]) -> Check:
+    """Proxy variables that proxy-aware tools (curl, botocore) would use for IMDS."""
+    host = IMDS_ADDRESSES[0]
+    proxies = [f"{name}={_redact(env[name])}" for name in _PROXY_VARS if env.get(name, "").strip()]
+    if not proxies:
+        return Check(2, "proxy", "ok", "no HTTP proxy variables are set")
+    no_proxy = {name: env[name] for name in _NO_PROXY_VARS if env.get(name, "").strip()}
+    matches = {name: _no_proxy_match(value, host) for name, value in no_proxy.items()}
+    evidence = proxies + [f"{name}={value}" for name, value in no_proxy.items()]
+    if "exact" in matches.values():
+        summary = f"a proxy is set and NO_PROXY covers {host}"
+        return Check(2, "proxy", "ok", summary, evidence)
+    if "cidr" in matches.values():
+        evidence.append(
+            f"{host} is covered only by a CIDR block, which Python's urllib (and so botocore) "
+            "and curl before 7.86 do not understand"
+        )
+    summary = (
+        f"a proxy is set and NO_PROXY does not cover {host}: curl, botocore and other "
+        "proxy-aware tools send IMDS requests to the proxy, which cannot reach a link-local "
+        "address (imdsclient itself always connects directly)"
+    )
+    fix = [NO_PROXY_FIX]
+    existing = next(iter(no_proxy.values()), "")
+    if existing:
+        fix.append(f'to keep the current entries: export NO_PROXY="{existing},{host}"')
+    return Check(2, "proxy", "problem", summary, evidence, fix)
+
+
+# -- 3. firewall ----------------------------------------------------------------------------
+
+
+def _tool_failure(argv: Sequence[str], code: int, err: str) -> str:
+    first = err.strip().splitlines()[0] if err.strip() else f"exit status {code}"
+    if code == 127:
+        return f"`{' '.join(argv)}`: not installed"
+    return f"`{' '.join(argv)}` failed: {first}"
+
+
+def check_firewall(runner: CommandRunner, targets: Sequence[str], uid: int | None) -> Check:
+    """iptables and nft rules that REJECT or DROP traffic to IMDS, with the delete command."""
+    rules: list[_firewall.BlockingRule] = []
+    evidence: list[str] = []
+    listed = 0
+    v4 = [t for t in targets if ":" not in t]
+    for argv in (("iptables", "-S", "OUTPUT"), ("iptables-save",)):
+        code, out, err = runner.run(argv)
+        if code == 0:
+            listed += 1
+            rules += _firewall.parse_iptables(out, v4, uid=uid)
+            evidence.append(f"`{' '.join(argv)}`: {len(out.splitlines())} lines read")
+            break
+        evidence.append(_tool_failure(argv, code, err))
+        if code == 127:
+            break  # no iptables, no iptables-save
+    nft = ("nft", "-a", "list", "ruleset")
+    code, out, err = runner.run(nft)
+    if code == 0:
+        listed += 1
+        rules += _firewall.parse_nft(out, targets)
+        evidence.append(f"`{' '.join(nft)}`: {len(out.splitlines())} lines read")
+    else:
+        evidence.append(_tool_failure(nft, code, err))
+    if rules:
+        fix: list[str] = []
+        for rule in rules:
+            evidence.append(f"{rule.tool}: {rule.rule}" + (f" ({rule.note})" if rule.note else ""))
+            if rule.delete:
+                fix.append(rule.delete)
+            elif rule.note:
+                fix.append(rule.note)
+        if {r.tool for r in rules} == {"iptables", "nft"}:
+            evidence.append("iptables-nft rules show in both listings; remove each rule once")
+        count = len(rules)
+        summary = (
+            f"{count} firewall rule{'s' if count > 1 else ''} block{'' if count > 1 else 's'} IMDS"
+        )
+        return Check(3, "firewall", "problem", summary, evidence, fix)
+    if listed:
+        return Check(3, "firewall", "ok", "no rule rejects or drops IMDS traffic", evidence)
+    hint = "run doctor as root (sudo) to read the firewall rules"
+    return Check(3, "firewall", "skipped", "the firewall rules could not be read", evidence, [hint])
+
+
+# -- 4-6. the network steps -----------------------------------------------------------------
+
+
+def _host_port(base_url: str) -> tuple[str, int]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base_url)
+    return parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def check_tcp(config: IMDSConfig) -> Check:
+    """Can we open a TCP connection to the endpoint at all?"""
+    host, port = _host_port(config.base_url)
+    where = f"TCP connect to {host}:{port} (timeout {config.timeout:g} s)"
+    started = time.perf_counter()
+    try:
+        socket.create_connection((host, port), timeout=config.timeout).close()
+    except socket.timeout:
+        summary = "no answer: a firewall DROP rule, or not on EC2"
+        return Check(
+            4, "reachability", "problem", summary, [f"{where}: timed out"], [HINTS["connect"]]
+        )
+    except OSError as exc:
+        summary = "connection failed: a firewall REJECT rule, a wrong endpoint, or not on EC2"
+        evidence = [f"{where}: {exc.strerror or exc}"]
+        return Check(4, "reachability", "problem", summary, evidence, [HINTS["connect"]])
+    took = (time.perf_counter() - started) * 1000
+    return Check(
+        4,
+        "reachability",
+        "ok",
+        f"{host}:{port} accepts connections",
+        [f"{where}: connected in {took:.1f} ms"],
+    )
+
+
+@dataclass
+class _Answer:
+    status: int | None
+    text: str  # what to show: status and timing, or the failure
+    timed_out: bool = False
+    body: str = ""
+
+
+def _exchange(http: httpx.Client, method: str, path: str, headers: dict[str, str]) -> _Answer:
+    import httpx
+
+    started = time.perf_counter()
+    try:
+        response = http.request(method, path, headers=headers)
+    except httpx.ReadTimeout:
+        return _Answer(None, "no answer within the timeout (connected, but no response)", True)
+    except httpx.ConnectTimeout:
+        return _Answer(None, "could not connect within the timeout")
+    except httpx.HTTPError as exc:
+        return _Answer(None, f"failed: {type(exc).__name__}")
+    took = (time.perf_counter() - started) * 1000
+    return _Answer(
+        response.status_code, f"{response.status_code} in {took:.1f} ms", body=response.text
+    )
+
+
+_STATUS_FIXES = {
+    400: ("the request was rejected as malformed", "bad_request"),
+    403: ("403: IMDS is disabled for this instance", "endpoint_disabled"),
+    429: ("429: IMDS is throttling", "throttled"),
+    503: ("503: IMDS is throttling or unavailable", "throttled"),
+}
+
+
+def check_token(http: httpx.Client, config: IMDSConfig) -> tuple[Check, str | None]:
+    """The IMDSv2 token PUT; returns the token (never shown) for the next check."""
+    ttl = config.token_ttl
+    answer = _exchange(http, "PUT", TOKEN_PATH, {TTL_HEADER: str(ttl)})
+    evidence = [f"PUT {TOKEN_PATH} ({TTL_HEADER}: {ttl}): {answer.text}"]
+    if answer.status == 200 and answer.body.strip():
+        return Check(
+            5, "token", "ok", "IMDSv2 works: a session token was issued", evidence
+        ), answer.body.strip()
+    if answer.timed_out:
+        summary = (
+            "the token request got no answer although the endpoint accepts connections: the "
+            "hop limit drops the response (typical inside containers)"
+        )
+        return Check(5, "token", "problem", summary, evidence, [HINTS["hop_limit"]]), None
+    if answer.status in (404, 405):
+        summary = (
+            f"{answer.status}: this endpoint does not issue tokens (IMDSv1 only), or something "
+            "in between does not pass PUT requests"
+        )
+        fallback = (
+            "imdsclient falls back to IMDSv1 here"
+            if config.v1_fallback
+            else "IMDSv1 fallback is disabled, so imdsclient will fail"
+        )
+        fix = [
+            f"{fallback}; clients that require IMDSv2 will fail. Look for a proxy or firewall "
+            "between this host and IMDS."
+        ]
+        return Check(5, "token", "problem", summary, evidence, fix), None
+    if answer.status in _STATUS_FIXES:
+        summary, key = _STATUS_FIXES[answer.status]
+        if answer.status == 403:
+            evidence.append("a proxy that adds X-Forwarded-For also gets 403")
+        return Check(5, "token", "problem", summary, evidence, [HINTS[key]]), None
+    if answer.status is None:
+        return Check(
+            5, "token", "problem", "the token request failed", evidence, [HINTS["connect"]]
+        ), None
+    summary = f"unexpected answer {answer.status}"
+    return Check(5, "token", "problem", summary, evidence, [HINTS["bad_response"]]), None
+
+
+def check_get(http: httpx.Client, token: str | None, *, put_timed_out: bool = False) -> Check:
+    """A GET with the token, and one without (does IMDSv1 answer?)."""
+    evidence: list[str] = []
+    fix: list[str] = []
+    problems: list[str] = []
+    notes: list[str] = []
+    if token is None:
+        evidence.append(f"GET {_PROBE_PATH} with token: skipped (no token)")
+    else:
+        answer = _exchange(http, "GET", _PROBE_PATH, {TOKEN_HEADER: token})
+        evidence.append(f"GET {_PROBE_PATH} with token: {answer.text}")
+        if answer.status == 200:
+            notes.append("IMDSv2 GET works")
+        else:
+            problems.append(f"GET with token: {answer.text}")
+            fix.append(_get_fix(answer.status))
+    answer = _exchange(http, "GET", _PROBE_PATH, {})
+    evidence.append(f"GET {_PROBE_PATH} without token: {answer.text}")
+    if answer.status == 200:
+        notes.append("IMDSv1 answers (HttpTokens=optional)")
+    elif answer.status == 401 and token is not None:
+        notes.append(
+            "HttpTokens=required (IMDSv1 is off): fine for IMDSv2 clients such as imdsclient "
+            "and current AWS SDKs; only tools that speak IMDSv1 alone will fail"
+        )
+    elif answer.status == 401:
+        problems.append("IMDSv1 is off (HttpTokens=required) and no token could be obtained")
+        fix.append(HINTS["hop_limit" if put_timed_out else "v1_refused"])
+    else:
+        problems.append(f"GET without token: {answer.text}")
+        fix.append(_get_fix(answer.status))
+    if problems:
+        return Check(6, "get", "problem", "; ".join(problems), evidence, list(dict.fromkeys(fix)))
+    return Check(6, "get", "ok", "; ".join(notes), evidence)
+
+
+def _get_fix(status: int | None) -> str:
+    if status in _STATUS_FIXES:
+        return HINTS[_STATUS_FIXES[status][1]]
+    if status == 401:
+        return HINTS["unauthorized"]
+    if status is None:
+        return HINTS["connect"]
+    return HINTS["bad_response"]
+
+
+# -- 7. throttling --------------------------------------------------------------------------
+
+
+def find_interface(runner: CommandRunner) -> tuple[str | None, str]:
+    """The default route's interface, from /proc/net/route or else `ip route`; and how."""
+    code, out, _ = runner.run(("cat", "/proc/net/route"))
+    if code == 0:
+        name = _firewall.default_route_interface(out)
+        if name:
+            return name, "default route in /proc/net/route"
+    code, out, _ = runner.run(("ip", "route", "show", "default"))
+    if code == 0:
+        name = _firewall.ip_route_interface(out)
+        if name:
+            return name, "default route from `ip route`"
+    return None, "no default route found in /proc/net/route or `ip route`"
+
+
+def check_throttling(runner: CommandRunner, interface: str | None) -> Check:
+    """ENA's linklocal_allowance_exceeded: packets to IMDS dropped over the 1024 PPS limit."""
+    how = "given with --interface"
+    if interface is None:
+        interface, how = find_interface(runner)
+        if interface is None:
+            return Check(
+                7,
+                "throttling",
+                "skipped",
+                "could not tell which network interface to read",
+                [how],
+                ["run `imdsclient doctor --interface IFACE`"],
+            )
+    argv = ("ethtool", "-S", interface)
+    code, out, err = runner.run(argv)
+    evidence = [f"interface {interface} ({how})"]
+    if code != 0:
+        evidence.append(_tool_failure(argv, code, err))
+        fix = (
+            ["install ethtool (e.g. `sudo apt-get install ethtool` or `sudo dnf install ethtool`)"]
+            if code == 127
+            else []
+        )
+        return Check(
+            7, "throttling", "skipped", "the interface counters could not be read", evidence, fix
+        )
+    counters = _firewall.nic_counters(out)
+    related = {k: v for k, v in counters.items() if k.endswith("_allowance_exceeded")}
+    evidence += [f"{name}: {value}" for name, value in related.items()]
+    count = counters.get(_COUNTER)
+    if count is None:
+        summary = f"{interface} does not report {_COUNTER} (only the ENA driver on EC2 does)"
+        return Check(7, "throttling", "skipped", summary, evidence)
+    if count:
+        summary = f"{count} packets to IMDS were dropped over the 1024 packets/s limit"
+        advice = (
+            "the counter only grows; run doctor again later to see whether throttling continues"
+        )
+        return Check(7, "throttling", "problem", summary, evidence, [HINTS["throttled"], advice])
+    return Check(7, "throttling", "ok", f"{_COUNTER} is 0 on {interface}", evidence)
+
+
+# -- all together ---------------------------------------------------------------------------
+
+
+def _skipped(number: int, name: str, why: str) -> Check:
+    return Check(number, name, "skipped", why)
+
+
+def run_checks(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    runner: CommandRunner | None = None,
+    interface: str | None = None,
+    uid: int | None = None,
+) -> Report:
+    """Run the seven checks in order; never raises for anything the environment does."""
+    import httpx
+
+    environ: Mapping[str, str] = os.environ if env is None else env
+    runner = runner if runner is not None else default_runner()
+    if uid is None and hasattr(os, "getuid"):
+        uid = os.getuid()
+    config_check, config = check_config(environ, overrides or {})
+    checks = [config_check, check_proxy(environ)]
+    targets = list(IMDS_ADDRESSES)
+    if config is not None:
+        host, _ = _host_port(config.base_url)
+        if _is_ip(host) and host not in targets:
+            targets.append(host)
+    checks.append(check_firewall(runner, targets, uid))
+    if config is None:
+        why = "the configuration is invalid (see check 1)"
+        checks += [
+            _skipped(4, "reachability", why),
+            _skipped(5, "token", why),
+            _skipped(6, "get", why),
+        ]
+    else:
+        tcp = check_tcp(config)
+        checks.append(tcp)
+        if tcp.status != "ok":
+            why = "the endpoint is unreachable (see check 4)"
+            checks += [_skipped(5, "token", why), _skipped(6, "get", why)]
+        else:
+            with httpx.Client(
+                base_url=config.base_url,
+                timeout=config.timeout,
+                trust_env=False,
+                follow_redirects=False,
+            ) as http:
+                token_check, token = check_token(http, config)
+                timed_out = token_check.fix == [HINTS["hop_limit"]]
+                checks += [token_check, check_get(http, token, put_timed_out=timed_out)]
+    checks.append(check_throttling(runner, interface))
+    return Report(checks)
+
+
+def _is_ip(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,381 @@
+"""``doctor``: each check against recorded tool outputs and against the simulator in each mode."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import pytest
+
+from imdsclient._cli import _doctor
+from imdsclient.errors import HINTS
+from imdsclient.testing import IMDSSimulator
+from tests.cli.conftest import Cli, FakeRunner
+
+RULE = "-A OUTPUT -d 169.254.169.254/32 -p tcp -m owner --uid-owner 1000-10000 -j REJECT"
+DELETE = (
+    "sudo iptables -D OUTPUT -d 169.254.169.254/32 -p tcp -m owner --uid-owner 1000-10000 -j REJECT"
+)
+PROC_ROUTE = (
+    "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+    "ens5\t00000000\t011FA8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n"
+)
+ETHTOOL = """\
+NIC statistics:
+     tx_timeout: 0
+     bw_in_allowance_exceeded: 0
+     bw_out_allowance_exceeded: 0
+     pps_allowance_exceeded: 0
+     conntrack_allowance_exceeded: 0
+     linklocal_allowance_exceeded: {count}
+"""
+DENIED_IPTABLES = (
+    "iptables v1.8.7 (nf_tables): Could not fetch rule set generation id: "
+    "Permission denied (you must be root)\n"
+)
+NFT_RULESET = """\
+table inet filter { # handle 3
+	chain output { # handle 2
+		type filter hook output priority filter; policy accept;
+		ip daddr 169.254.169.254 counter packets 0 bytes 0 drop # handle 5
+	}
+}
+"""
+
+
+def _report(sim: IMDSSimulator | None, runner: FakeRunner, **kwargs: Any) -> _doctor.Report:
+    overrides = {"endpoint": sim.url, "timeout": 0.1} if sim is not None else {}
+    kwargs.setdefault("env", {})
+    return _doctor.run_checks(overrides, runner=runner, uid=1000, **kwargs)
+
+
+def _check(report: _doctor.Report, name: str) -> _doctor.Check:
+    return next(c for c in report.checks if c.name == name)
+
+
+# -- through main ---------------------------------------------------------------------------
+
+
+def test_healthy_simulator_exits_0_with_seven_checks_in_order(
+    cli: Cli, imds_simulator: IMDSSimulator
+) -> None:
+    """Nothing wrong (tools missing are skipped, not problems): exit 0, checks 1..7."""
+    result = cli("--endpoint", imds_simulator.url, "doctor", "--json")
+    assert result.code == 0
+    report = json.loads(result.out)
+    assert report["ok"] is True
+    assert [c["number"] for c in report["checks"]] == [1, 2, 3, 4, 5, 6, 7]
+    statuses = {c["name"]: c["status"] for c in report["checks"]}
+    assert statuses == {
+        "configuration": "ok",
+        "proxy": "ok",
+        "firewall": "skipped",
+        "reachability": "ok",
+        "token": "ok",
+        "get": "ok",
+        "throttling": "skipped",
+    }
+
+
+def test_a_problem_makes_doctor_exit_1_and_says_so(
+    cli: Cli, imds_simulator: IMDSSimulator, runner: FakeRunner
+) -> None:
+    """The text report shows verdict, evidence and fix, then the list of problems."""
+    runner.outputs[("iptables", "-S", "OUTPUT")] = (0, f"-P OUTPUT ACCEPT\n{RULE}\n", "")
+    result = cli("--endpoint", imds_simulator.url, "doctor")
+    assert result.code == 1
+    assert "[problem] 3. firewall: 1 firewall rule blocks IMDS" in result.out
+    assert f"fix: {DELETE}" in result.out
+    assert result.out.rstrip().endswith("1 problem: 3. firewall")
+    assert result.err == ""
+
+
+def test_configuration_shows_each_value_and_its_source(
+    cli: Cli, imds_simulator: IMDSSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Check 1 lists the resolved settings with where each came from."""
+    monkeypatch.setenv("AWS_METADATA_SERVICE_NUM_ATTEMPTS", "5")
+    result = cli("--endpoint", imds_simulator.url, "--timeout", "0.2", "doctor")
+    assert "num_attempts = 5 (environment variable AWS_METADATA_SERVICE_NUM_ATTEMPTS)" in result.out
+    assert "timeout = 0.2 (argument)" in result.out
+    assert "endpoint_mode = IPv4 (default)" in result.out
+
+
+def test_disabled_by_environment_is_a_problem_with_the_hint(
+    imds_simulator: IMDSSimulator, runner: FakeRunner
+) -> None:
+    """AWS_EC2_METADATA_DISABLED=true: check 1 is a problem quoting HINTS['disabled']."""
+    report = _report(imds_simulator, runner, env={"AWS_EC2_METADATA_DISABLED": "true"})
+    check = _check(report, "configuration")
+    assert check.status == "problem"
+    assert check.fix == [HINTS["disabled"]]
+    assert "environment variable AWS_EC2_METADATA_DISABLED" in check.summary
+
+
+def test_invalid_configuration_skips_the_network_checks(runner: FakeRunner) -> None:
+    """A ConfigError is check 1's problem; checks 4-6 are skipped, doctor itself does not fail."""
+    report = _report(None, runner, env={"AWS_METADATA_SERVICE_TIMEOUT": "soon"})
+    assert _check(report, "configuration").status == "problem"
+    assert "AWS_METADATA_SERVICE_TIMEOUT" in _check(report, "configuration").evidence[0]
+    assert [c.status for c in report.checks[3:6]] == ["skipped"] * 3
+
+
+def test_unreachable_endpoint_is_a_problem_and_skips_http(runner: FakeRunner) -> None:
+    """Nothing listens: check 4 says so with the connect hint; 5 and 6 are skipped."""
+    report = _report(None, runner, env={"AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:9"})
+    check = _check(report, "reachability")
+    assert check.status == "problem"
+    assert check.fix == [HINTS["connect"]]
+    assert [c.status for c in report.checks[4:6]] == ["skipped", "skipped"]
+
+
+# -- the simulator in each mode -------------------------------------------------------------
+
+
+@pytest.mark.imds(endpoint_enabled=False)
+def test_endpoint_disabled_403_gives_the_enable_command(
+    imds_simulator: IMDSSimulator, runner: FakeRunner
+) -> None:
+    """Token PUT 403: problem, fix is HINTS['endpoint_disabled']."""
+    check = _check(_report(imds_simulator, runner), "token")
+    assert check.status == "problem"
+    assert check.fix == [HINTS["endpoint_disabled"]]
+    assert "--http-endpoint enabled" in check.fix[0]
+
+
+@pytest.mark.imds(legacy=405)
+def test_legacy_imds_is_reported_as_v1_only(
+    imds_simulator: IMDSSimulator, runner: FakeRunner
+) -> None:
+    """Token PUT 405: v1 only; the token-less GET still works."""
+    report = _report(imds_simulator, runner)
+    assert _check(report, "token").status == "problem"
+    assert "IMDSv1 only" in _check(report, "token").summary
+    assert _check(report, "get").status == "ok"
+    assert "skipped (no token)" in _check(report, "get").evidence[0]
+
+
+@pytest.mark.imds(hop_limit_drop=True)
+def test_dropped_token_response_points_at_the_hop_limit(
+    imds_simulator: IMDSSimulator, runner: FakeRunner
+) -> None:
+    """Token PUT unanswered within the (0.1 s) timeout: the hop-limit fix."""
+    check = _check(_report(imds_simulator, runner), "token")
+    assert check.status == "problem"
+    assert check.fix == [HINTS["hop_limit"]]
+    assert "--http-put-response-hop-limit 2" in check.fix[0]
+
+
+@pytest.mark.imds(hop_limit_drop=True, http_tokens="required")
+def test_hop_limit_with_tokens_required_means_no_way_in(
+    imds_simulator: IMDSSimulator, runner: FakeRunner
+) -> None:
+    """No token and v1 refused (401): check 6 is a problem with the hop-limit fix."""
+    check = _check(_report(imds_simulator, runner), "get")
+    assert check.status == "problem"
+    assert check.fix == [HINTS["hop_limit"]]
+
+
+@pytest.mark.imds(http_tokens="required")
+def test_tokens_required_is_fine_for_v2(imds_simulator: IMDSSimulator, runner: FakeRunner) -> None:
+    """GET without token 401 while the token works: ok, noting v1-only tools fail."""
+    report = _report(imds_simulator, runner)
+    check = _check(report, "get")
+    assert check.status == "ok"
+    assert "HttpTokens=required" in check.summary
+    assert "without token: 401" in check.evidence[1]
+    assert not report.has_problem
+
+
+@pytest.mark.imds(throttle_rps=1)
+def test_throttled_get_is_a_problem_with_the_throttling_hint(
+    imds_simulator: IMDSSimulator, runner: FakeRunner
+) -> None:
+    """One request per second: the PUT passes, the GETs get 429."""
+    check = _check(_report(imds_simulator, runner), "get")
+    assert check.status == "problem"
+    assert "429" in check.summary
+    assert check.fix == [HINTS["throttled"]]
+
+
+def test_doctor_never_uses_the_retrying_client(
+    imds_simulator: IMDSSimulator, runner: FakeRunner
+) -> None:
+    """Throttled answers are shown as they are: one PUT, one token-less GET, no retries."""
+    imds_simulator.throttle_next(5)
+    _report(imds_simulator, runner)
+    assert [(r.method, r.status) for r in imds_simulator.requests] == [("PUT", 429), ("GET", 429)]
+
+
+def test_doctor_ignores_proxy_variables_for_its_own_requests(
+    imds_simulator: IMDSSimulator, runner: FakeRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With HTTP_PROXY pointing nowhere, the HTTP checks still reach the simulator directly."""
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:9")
+    report = _doctor.run_checks({"endpoint": imds_simulator.url}, runner=runner)
+    assert _check(report, "token").status == "ok"
+    assert _check(report, "proxy").status == "problem"
+
+
+# -- proxies --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("env", "status"),
+    [
+        ({}, "ok"),
+        ({"HTTPS_PROXY": "http://proxy:3128"}, "ok"),
+        ({"HTTP_PROXY": "http://proxy:3128"}, "problem"),
+        ({"all_proxy": "socks5://proxy:1080"}, "problem"),
+        ({"http_proxy": "http://proxy:3128", "NO_PROXY": "localhost,169.254.169.254"}, "ok"),
+        ({"HTTP_PROXY": "http://proxy:3128", "no_proxy": "*"}, "ok"),
+        ({"HTTP_PROXY": "http://proxy:3128", "NO_PROXY": "169.254.169.254:80"}, "ok"),
+        ({"HTTP_PROXY": "http://proxy:3128", "NO_PROXY": "localhost,.internal"}, "problem"),
+        ({"HTTP_PROXY": "http://proxy:3128", "NO_PROXY": "169.254.0.0/16"}, "problem"),
+    ],
+)
+def test_proxy_check(env: dict[str, str], status: str) -> None:
+    """Proxy set without NO_PROXY covering 169.254.169.254 (by name or '*') is a problem."""
+    check = _doctor.check_proxy(env)
+    assert check.status == status
+    if status == "problem":
+        assert check.fix[0] == "export NO_PROXY=169.254.169.254"
+
+
+def test_cidr_no_proxy_is_explained() -> None:
+    """A CIDR entry is flagged with why (urllib/botocore do not read CIDR)."""
+    check = _doctor.check_proxy({"HTTP_PROXY": "http://p:1", "NO_PROXY": "169.254.0.0/16"})
+    assert any("CIDR" in line for line in check.evidence)
+    assert 'export NO_PROXY="169.254.0.0/16,169.254.169.254"' in check.fix[1]
+
+
+def test_proxy_credentials_are_never_shown() -> None:
+    """user:password in a proxy URL is redacted from the evidence."""
+    check = _doctor.check_proxy({"HTTP_PROXY": "http://alice:s3cr3t@proxy:3128"})
+    assert check.evidence == ["HTTP_PROXY=http://***@proxy:3128"]
+
+
+# -- firewall through the runner ------------------------------------------------------------
+
+
+def test_firewall_rule_is_shown_with_the_exact_delete_command(runner: FakeRunner) -> None:
+    """The recorded REJECT rule becomes a problem whose fix is the exact `iptables -D`."""
+    runner.outputs[("iptables", "-S", "OUTPUT")] = (0, f"-P OUTPUT ACCEPT\n{RULE}\n", "")
+    check = _doctor.check_firewall(runner, ["169.254.169.254"], 1000)
+    assert check.status == "problem"
+    assert check.fix == [DELETE]
+
+
+def test_empty_rules_are_ok(runner: FakeRunner) -> None:
+    """iptables lists only the policy and nft an empty ruleset: ok."""
+    runner.outputs[("iptables", "-S", "OUTPUT")] = (0, "-P OUTPUT ACCEPT\n", "")
+    runner.outputs[("nft", "-a", "list", "ruleset")] = (0, "", "")
+    check = _doctor.check_firewall(runner, ["169.254.169.254"], 1000)
+    assert check.status == "ok"
+    assert check.fix == []
+
+
+def test_nft_rule_is_shown_with_its_handle_delete(runner: FakeRunner) -> None:
+    """nft ruleset with handles: `nft delete rule inet filter output handle 5`."""
+    runner.outputs[("nft", "-a", "list", "ruleset")] = (0, NFT_RULESET, "")
+    check = _doctor.check_firewall(runner, ["169.254.169.254"], 1000)
+    assert check.status == "problem"
+    assert check.fix == ["sudo nft delete rule inet filter output handle 5"]
+    assert "`iptables -S OUTPUT`: not installed" in check.evidence
+
+
+def test_permission_denied_is_skipped_with_the_message(runner: FakeRunner) -> None:
+    """Not root: iptables, iptables-save and nft fail; skipped, showing why and what to do."""
+    runner.outputs[("iptables", "-S", "OUTPUT")] = (4, "", DENIED_IPTABLES)
+    runner.outputs[("iptables-save",)] = (1, "", DENIED_IPTABLES)
+    runner.outputs[("nft", "-a", "list", "ruleset")] = (1, "", "Error: Operation not permitted\n")
+    check = _doctor.check_firewall(runner, ["169.254.169.254"], 1000)
+    assert check.status == "skipped"
+    assert any("Permission denied (you must be root)" in line for line in check.evidence)
+    assert any("Operation not permitted" in line for line in check.evidence)
+    assert "sudo" in check.fix[0]
+
+
+def test_missing_tools_are_skipped(runner: FakeRunner) -> None:
+    """No iptables and no nft: skipped; iptables-save is not tried after iptables is missing."""
+    check = _doctor.check_firewall(runner, ["169.254.169.254"], 1000)
+    assert check.status == "skipped"
+    assert ("iptables-save",) not in runner.calls
+    assert "`nft -a list ruleset`: not installed" in check.evidence
+
+
+# -- throttling counter ---------------------------------------------------------------------
+
+
+def test_nonzero_linklocal_counter_is_a_problem(runner: FakeRunner) -> None:
+    """Interface from /proc/net/route; counter 1234 → problem with the throttling hint."""
+    runner.outputs[("cat", "/proc/net/route")] = (0, PROC_ROUTE, "")
+    runner.outputs[("ethtool", "-S", "ens5")] = (0, ETHTOOL.format(count=1234), "")
+    check = _doctor.check_throttling(runner, None)
+    assert check.status == "problem"
+    assert "1234" in check.summary
+    assert check.fix[0] == HINTS["throttled"]
+    assert "interface ens5 (default route in /proc/net/route)" in check.evidence
+
+
+def test_zero_linklocal_counter_is_ok(runner: FakeRunner) -> None:
+    """Counter 0 → ok; the other allowance counters are shown as evidence."""
+    runner.outputs[("cat", "/proc/net/route")] = (0, PROC_ROUTE, "")
+    runner.outputs[("ethtool", "-S", "ens5")] = (0, ETHTOOL.format(count=0), "")
+    check = _doctor.check_throttling(runner, None)
+    assert check.status == "ok"
+    assert "pps_allowance_exceeded: 0" in check.evidence
+
+
+def test_interface_falls_back_to_ip_route(runner: FakeRunner) -> None:
+    """/proc/net/route unreadable: `ip route show default` names the interface."""
+    runner.outputs[("ip", "route", "show", "default")] = (0, "default via 10.0.0.1 dev eth1\n", "")
+    runner.outputs[("ethtool", "-S", "eth1")] = (0, ETHTOOL.format(count=0), "")
+    assert _doctor.check_throttling(runner, None).status == "ok"
+
+
+def test_no_interface_is_skipped_with_advice(runner: FakeRunner) -> None:
+    """Neither source names a default route: skipped, suggesting --interface."""
+    check = _doctor.check_throttling(runner, None)
+    assert check.status == "skipped"
+    assert "--interface" in check.fix[0]
+
+
+def test_missing_ethtool_is_skipped(runner: FakeRunner) -> None:
+    """ethtool not installed: skipped with how to install it."""
+    check = _doctor.check_throttling(runner, "eth0")
+    assert check.status == "skipped"
+    assert "install ethtool" in check.fix[0]
+
+
+def test_driver_without_the_counter_is_skipped(runner: FakeRunner) -> None:
+    """A veth or virtio NIC has no linklocal counter: skipped, naming ENA."""
+    runner.outputs[("ethtool", "-S", "eth0")] = (0, "NIC statistics:\n     peer_ifindex: 7\n", "")
+    check = _doctor.check_throttling(runner, "eth0")
+    assert check.status == "skipped"
+    assert "ENA" in check.summary
+
+
+def test_interface_option_is_used_as_given(
+    cli: Cli, imds_simulator: IMDSSimulator, runner: FakeRunner
+) -> None:
+    """`doctor --interface X` reads X's counters and never looks up the default route."""
+    runner.outputs[("ethtool", "-S", "ens9")] = (0, ETHTOOL.format(count=0), "")
+    result = cli("--endpoint", imds_simulator.url, "doctor", "--interface", "ens9")
+    assert result.code == 0
+    assert ("cat", "/proc/net/route") not in runner.calls
+    assert "[ok]      7. throttling" in result.out
+
+
+# -- the real runner (harmless programs only) -----------------------------------------------
+
+
+def test_system_runner_reports_output_and_missing_programs() -> None:
+    """SystemRunner returns (code, stdout, stderr) and 127 for a missing program; never raises."""
+    runner = _doctor.SystemRunner(timeout=10)
+    assert runner.run([sys.executable, "-c", "print('hi')"]) == (0, "hi\n", "")
+    code, _, err = runner.run(["imdsclient-no-such-program-xyz"])
+    assert code == 127
+    assert "not found" in err
