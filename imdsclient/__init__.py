@@ -27,6 +27,16 @@ if TYPE_CHECKING:
     from imdsclient._async_client import AsyncIMDSClient
     from imdsclient._client import IMDSClient
     from imdsclient._config import IMDSConfig
+    from imdsclient._models import (
+        IAMCredentials,
+        IAMInfo,
+        InstanceIdentityDocument,
+        NetworkInterface,
+        PublicKey,
+        RebalanceRecommendation,
+        ScheduledEvent,
+        SpotInstanceAction,
+    )
     from imdsclient._retry import RetryEvent, RetryPolicy
 
 __all__ = [
@@ -35,15 +45,23 @@ __all__ = [
     "ConfigError",
     "CredentialsError",
     "EndpointDisabledError",
+    "IAMCredentials",
+    "IAMInfo",
     "IMDSClient",
     "IMDSConfig",
     "IMDSConnectionError",
     "IMDSDisabledError",
     "IMDSError",
     "IMDSTimeoutError",
+    "InstanceIdentityDocument",
     "MetadataNotFoundError",
+    "NetworkInterface",
+    "PublicKey",
+    "RebalanceRecommendation",
     "RetryEvent",
     "RetryPolicy",
+    "ScheduledEvent",
+    "SpotInstanceAction",
     "ThrottledError",
     "UnauthorizedError",
     "__version__",
@@ -52,10 +70,18 @@ __all__ = [
 #: Public name -> the private module that defines it; imported on first access.
 _LAZY = {
     "AsyncIMDSClient": "imdsclient._async_client",
+    "IAMCredentials": "imdsclient._models",
+    "IAMInfo": "imdsclient._models",
     "IMDSClient": "imdsclient._client",
     "IMDSConfig": "imdsclient._config",
+    "InstanceIdentityDocument": "imdsclient._models",
+    "NetworkInterface": "imdsclient._models",
+    "PublicKey": "imdsclient._models",
+    "RebalanceRecommendation": "imdsclient._models",
     "RetryEvent": "imdsclient._retry",
     "RetryPolicy": "imdsclient._retry",
+    "ScheduledEvent": "imdsclient._models",
+    "SpotInstanceAction": "imdsclient._models",
     "__version__": "imdsclient._version",
 }
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 import random
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
+from imdsclient import _metadata as meta
 from imdsclient import _operations as ops
 from imdsclient._clock import Clock
 from imdsclient._config import IMDSConfig
@@ -18,6 +20,18 @@ from imdsclient._retry import RetryHook, retry_async
 from imdsclient._session import Session
 from imdsclient._token import Grant, Plan
 from imdsclient._transport import async_client, send_async
+
+if TYPE_CHECKING:  # annotations only: the models (and pydantic) load when a typed call needs them
+    from imdsclient._models import (
+        IAMCredentials,
+        IAMInfo,
+        InstanceIdentityDocument,
+        NetworkInterface,
+        PublicKey,
+        RebalanceRecommendation,
+        ScheduledEvent,
+        SpotInstanceAction,
+    )
 
 __all__ = ["AsyncIMDSClient"]
 
@@ -116,6 +130,76 @@ class AsyncIMDSClient:
     async def is_available(self) -> bool:
         """Whether IMDS answers; one quick attempt, never raises."""
         return await self._run(ops.is_available(self._session))
+
+    # -- typed metadata (flows in _metadata) ---------------------------------------------
+
+    async def instance_identity(self) -> InstanceIdentityDocument:
+        """The instance identity document (cached per client)."""
+        return await self._run(meta.instance_identity(self._session))
+
+    async def instance_id(self) -> str:
+        """This instance's id, ``i-…`` (cached per client)."""
+        return await self._run(meta.instance_id(self._session))
+
+    async def region(self) -> str:
+        """The AWS region, e.g. ``us-east-1`` (cached per client)."""
+        return await self._run(meta.region(self._session))
+
+    async def availability_zone(self) -> str:
+        """The availability zone, e.g. ``us-east-1a`` (cached per client)."""
+        return await self._run(meta.availability_zone(self._session))
+
+    async def account_id(self) -> str:
+        """The AWS account id owning the instance (cached per client)."""
+        return await self._run(meta.account_id(self._session))
+
+    async def iam_info(self) -> IAMInfo | None:
+        """The instance profile, or ``None`` when no profile is attached."""
+        return await self._run(meta.iam_info(self._session))
+
+    async def iam_credentials(self, role: str | None = None) -> IAMCredentials:
+        """The role's temporary credentials: one GET once the role is known; never cached."""
+        return await self._run(meta.iam_credentials(self._session, role))
+
+    async def user_data(self) -> bytes | None:
+        """The exact bytes of the user data, or ``None`` when there is none."""
+        return await self._run(meta.user_data(self._session))
+
+    async def tags(self) -> dict[str, str]:
+        """Instance tags; ``{}`` when tags are not enabled in instance metadata."""
+        return await self._run(meta.tags(self._session))
+
+    async def spot_instance_action(self) -> SpotInstanceAction | None:
+        """The pending Spot interruption, or ``None``."""
+        return await self._run(meta.spot_instance_action(self._session))
+
+    async def rebalance_recommendation(self) -> RebalanceRecommendation | None:
+        """The rebalance recommendation, or ``None``."""
+        return await self._run(meta.rebalance_recommendation(self._session))
+
+    async def scheduled_events(self) -> builtins.list[ScheduledEvent]:
+        """Scheduled maintenance events; ``[]`` when there are none."""
+        return await self._run(meta.scheduled_events(self._session))
+
+    async def network_interfaces(self) -> builtins.list[NetworkInterface]:
+        """Every network interface, the primary one first."""
+        return await self._run(meta.network_interfaces(self._session))
+
+    async def public_keys(self) -> builtins.list[PublicKey]:
+        """The SSH key pairs; ``[]`` when the instance has none."""
+        return await self._run(meta.public_keys(self._session))
+
+    async def block_device_mapping(self) -> dict[str, str]:
+        """Virtual device name (``ami``, ``root``, ``ebs1``…) → device name."""
+        return await self._run(meta.block_device_mapping(self._session))
+
+    async def dump(self, path: str = "", *, include_credentials: bool = False) -> dict[str, Any]:
+        """The tree under ``path`` as nested dicts of text; credentials only if asked."""
+        return await self._run(meta.dump(self._session, path, include_credentials))
+
+    async def cache_clear(self) -> None:
+        """Forget the cached immutable values and the IAM role name."""
+        return await self._run(meta.cache_clear(self._session))
 
     # -- the effect interpreter ------------------------------------------------------------
 
