@@ -66,7 +66,7 @@ EXIT_CODES: tuple[tuple[int, str, str], ...] = (
     (USAGE, "usage", "bad command line, invalid path (ValueError) or setting (ConfigError)"),
     *((code, cls.__name__, meaning) for cls, code, meaning in _ERRORS),
     (INTERRUPTED, "interrupted", "Ctrl-C (SIGINT)"),
-    (BROKEN_PIPE, "broken pipe", "stdout was closed early, e.g. by `| head`"),
+    (BROKEN_PIPE, "broken pipe", "stdout was closed early (e.g. output piped into `head`)"),
 )
 
 

@@ -1,0 +1,113 @@
+"""A few real processes: `python -m imdsclient`, the console script, `serve`, lean start-up."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from imdsclient.testing import IMDSSimulator
+
+#: Modules `get instance-id` must not load (DESIGN §7: lean start-up).
+NOT_FOR_GET = ("pydantic", "imdsclient.testing", "imdsclient._cli._doctor", "imdsclient._models")
+
+
+def _run(*argv: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "imdsclient", *argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_python_m_simulate_get_instance_id() -> None:
+    """The README's command: `python -m imdsclient --simulate get instance-id`."""
+    done = _run("--simulate", "get", "instance-id")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "i-1234567890abcdef0\n", "")
+
+
+def test_error_exit_code_and_one_line_without_traceback() -> None:
+    """Connection refused in a real process: exit 17, one line on stderr."""
+    done = _run("--endpoint", "http://127.0.0.1:9", "get", "instance-id")
+    assert done.returncode == 17
+    assert done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in done.stderr
+
+
+def test_console_script() -> None:
+    """The `imdsclient` console script (when installed next to this Python) is the same main."""
+    script = Path(sys.executable).with_name("imdsclient")
+    if not script.exists():
+        pytest.skip("the console script is not installed in this environment")
+    done = subprocess.run(
+        [str(script), "--simulate", "get", "placement/region"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (0, "us-east-1\n")
+
+
+def test_get_does_not_import_pydantic_the_simulator_or_the_doctor() -> None:
+    """`-X importtime` of `get instance-id` lists none of the heavy or unrelated modules."""
+    with IMDSSimulator() as sim:
+        argv = ["-X", "importtime", "-m", "imdsclient", "--endpoint", sim.url, "get", "instance-id"]
+        done = subprocess.run(
+            [sys.executable, *argv],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    modules = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+    assert "imdsclient._client" in modules
+    for heavy in NOT_FOR_GET:
+        assert not any(m == heavy or m.startswith(heavy + ".") for m in modules), heavy
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGINT delivery to a child is POSIX-only here")
+def test_serve_prints_its_url_serves_and_stops_on_ctrl_c() -> None:
+    """`serve --port 0 --http-tokens required`: URL on the first line, IMDS behaviour, exit 0."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "imdsclient", "serve", "--port", "0", "--http-tokens", "required"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        url = next(word for word in line.split() if word.startswith("http://127.0.0.1:"))
+        with httpx.Client(base_url=url, trust_env=False) as http:
+            assert http.get("/latest/meta-data/instance-id").status_code == 401
+            token = http.put(
+                "/latest/api/token", headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"}
+            ).text
+            answer = http.get(
+                "/latest/meta-data/instance-id", headers={"X-aws-ec2-metadata-token": token}
+            )
+            assert answer.text == "i-1234567890abcdef0"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert "Traceback" not in err
+
+
+def test_serve_on_a_busy_port_exits_1_with_a_message() -> None:
+    """The port is taken: one message and exit 1, no traceback."""
+    with IMDSSimulator() as sim:
+        done = _run("serve", "--port", str(sim.port))
+    assert done.returncode == 1
+    assert "cannot listen on 127.0.0.1" in done.stderr
+    assert "Traceback" not in done.stderr
