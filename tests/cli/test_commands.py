@@ -87,14 +87,14 @@ def test_identity_json_uses_imds_keys(cli: Cli, imds_simulator: IMDSSimulator) -
 
 
 def test_iam_info_never_prints_credentials(cli: Cli, imds_simulator: IMDSSimulator) -> None:
-    """`iam-info` (text and JSON) shows the profile, never the role's secrets."""
-    for extra in ([], ["--json"]):
+    """`iam-info` (text, JSON, verbose) shows the profile, never the role's secrets."""
+    for extra in ([], ["--json"], ["-v"]):
         result = cli("--endpoint", imds_simulator.url, "iam-info", *extra)
         assert result.code == 0
         assert "instance-profile/" in result.out
         for secret in _secrets(imds_simulator):
             assert secret not in result.out + result.err
-    assert "InstanceProfileArn" in result.out
+        assert ("InstanceProfileArn" in result.out) == (extra == ["--json"])
 
 
 @pytest.mark.imds(iam_role=None)

@@ -78,6 +78,20 @@ def test_healthy_simulator_exits_0_with_seven_checks_in_order(
     }
 
 
+def test_the_session_token_is_never_printed(cli: Cli, imds_simulator: IMDSSimulator) -> None:
+    """The token doctor obtained (seen by the simulator) appears in neither report."""
+    text = cli("--endpoint", imds_simulator.url, "doctor")
+    as_json = cli("--endpoint", imds_simulator.url, "doctor", "--json")
+    tokens = {
+        r.headers["x-aws-ec2-metadata-token"]
+        for r in imds_simulator.requests
+        if "x-aws-ec2-metadata-token" in r.headers
+    }
+    assert len(tokens) == 2
+    for token in tokens:
+        assert token not in text.out + text.err + as_json.out + as_json.err
+
+
 def test_a_problem_makes_doctor_exit_1_and_says_so(
     cli: Cli, imds_simulator: IMDSSimulator, runner: FakeRunner
 ) -> None:

@@ -111,3 +111,22 @@ def test_serve_on_a_busy_port_exits_1_with_a_message() -> None:
     assert done.returncode == 1
     assert "cannot listen on 127.0.0.1" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.skipif(os.name != "posix", reason="needs a POSIX pipe")
+def test_closed_stdout_exits_141_quietly() -> None:
+    """stdout already closed by the reader (`| head`): exit 141, no BrokenPipeError noise."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "imdsclient", "--simulate", "dump"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (141, "")
