@@ -354,16 +354,14 @@ def crawl(
     root: Tree = {}
     first = yield from (fetch_or_none(session, folder) if missing_ok else fetch(session, folder))
     level: list[tuple[Tree, str]] = [(root, folder)]  # (where to put the result, folder path)
-    bodies: list[bytes | None] = [first]
+    bodies: list[bytes | None] = [first]  # the listings of ``level``
     seen = 0
-    for depth in range(MAX_CRAWL_DEPTH):
-        if depth:
-            bodies = yield from gather([fetch_or_none(session, path) for _, path in level])
+    for _depth in range(MAX_CRAWL_DEPTH):
         leaves: list[tuple[Tree, str, str]] = []
         next_level: list[tuple[Tree, str]] = []
         for (into, path), body in zip(level, bodies):
             if body is None:
-                continue
+                continue  # listed by its parent, gone now
             entries = _entries(path, body)
             seen += len(entries)
             if seen > MAX_CRAWL_ENTRIES:
@@ -378,13 +376,15 @@ def crawl(
                     into[name] = REDACTED.encode()
                 else:
                     leaves.append((into, name, path + name))
-        values = yield from gather([fetch_or_none(session, path) for _, _, path in leaves])
-        for (into, name, _), value in zip(leaves, values):
+        if not leaves and not next_level:
+            return root
+        # One round trip per level: this level's leaves with the next level's listings.
+        paths = [path for _, _, path in leaves] + [path for _, path in next_level]
+        fetched = yield from gather([fetch_or_none(session, path) for path in paths])
+        for (into, name, _), value in zip(leaves, fetched):
             if value is not None:
                 into[name] = value
-        level = next_level
-        if not level:
-            return root
+        level, bodies = next_level, fetched[len(leaves) :]
     raise IMDSError(f"The tree under {folder} is too deep to be IMDS", path=folder)
 
 
@@ -394,7 +394,7 @@ def _child(folder: str, entry: str) -> tuple[str, bool]:
         match = _KEY_ENTRY.fullmatch(entry.rstrip("/"))
         if match is not None:
             return match.group(1), True
-    if folder in ("/latest/", "/") and entry in ("meta-data", "dynamic"):
+    if folder == "/latest/" and entry in ("meta-data", "dynamic"):
         return entry, True  # IMDS lists these two folders without their '/'
     return entry.rstrip("/"), entry.endswith("/")
 
