@@ -5,7 +5,6 @@ from __future__ import annotations
 import builtins
 import logging
 import os
-import random
 import threading
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -14,11 +13,9 @@ import httpx
 
 from imdsclient import _metadata as meta
 from imdsclient import _operations as ops
-from imdsclient._clock import Clock
-from imdsclient._config import IMDSConfig
+from imdsclient._base import ClientBase
 from imdsclient._protocol import Response, Result, describe
-from imdsclient._retry import RetryHook, retry_sync
-from imdsclient._session import Session
+from imdsclient._retry import retry_sync
 from imdsclient._token import Grant, Plan
 from imdsclient._transport import send_sync, sync_client
 
@@ -40,52 +37,16 @@ logger = logging.getLogger("imdsclient")
 T = TypeVar("T")
 
 
-class IMDSClient:
+class IMDSClient(ClientBase):
     """A thread-safe IMDS client: one token per lifetime, retries, and clear errors.
 
-    Keyword arguments override ``config``, which defaults to the environment and
-    ``~/.aws/config``.  ``clock``, ``rng`` and ``on_retry`` are seams for tests and metrics.
+    Constructor keywords: see :class:`~imdsclient._base.ClientBase`.
     """
 
-    def __init__(
-        self,
-        config: IMDSConfig | None = None,
-        *,
-        endpoint: str | None = None,
-        endpoint_mode: str | None = None,
-        timeout: float | None = None,
-        num_attempts: int | None = None,
-        token_ttl: int | None = None,
-        v1_fallback: bool | None = None,
-        disabled: bool | None = None,
-        clock: Clock | None = None,
-        rng: random.Random | None = None,
-        on_retry: RetryHook | None = None,
-    ) -> None:
-        self._session = Session.create(
-            config,
-            clock=clock,
-            rng=rng,
-            on_retry=on_retry,
-            endpoint=endpoint,
-            endpoint_mode=endpoint_mode,
-            timeout=timeout,
-            num_attempts=num_attempts,
-            token_ttl=token_ttl,
-            v1_fallback=v1_fallback,
-            disabled=disabled,
-        )
+    def _open(self) -> None:
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._http: httpx.Client | None = sync_client(self.config.base_url, self.config.timeout)
-
-    @property
-    def config(self) -> IMDSConfig:
-        """The resolved settings."""
-        return self._session.config
-
-    def __repr__(self) -> str:
-        return f"IMDSClient(endpoint={self.config.base_url!r})"
 
     # -- lifecycle ------------------------------------------------------------------------
 
