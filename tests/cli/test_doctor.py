@@ -313,9 +313,11 @@ def test_permission_denied_is_skipped_with_the_message(runner: FakeRunner) -> No
 
 
 def test_missing_tools_are_skipped(runner: FakeRunner) -> None:
-    """No iptables and no nft: skipped; iptables-save is not tried after iptables is missing."""
+    """No iptables and no nft: skipped without a misleading fix; iptables-save is not tried."""
     check = _doctor.check_firewall(runner, ["169.254.169.254"], 1000)
     assert check.status == "skipped"
+    assert "neither iptables nor nft is installed" in check.summary
+    assert check.fix == []
     assert ("iptables-save",) not in runner.calls
     assert "`nft -a list ruleset`: not installed" in check.evidence
 
