@@ -27,6 +27,7 @@ SCRIPTS = sorted(p.name for p in EXAMPLES.glob("*.py") if not p.name.startswith(
 TEST_MODULES = sorted(p.name for p in EXAMPLES.glob("test_*.py"))
 
 INSTANCE_ID = "i-1234567890abcdef0"  # the simulator's default instance
+DEAD_PROXY = "http://127.0.0.1:9"
 
 #: Script → text its stdout must contain when run against the default simulator.
 EXPECTED: dict[str, list[str]] = {
@@ -66,6 +67,12 @@ def example_env(tmp_path: Path, endpoint: str) -> dict[str, str]:
         "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
         "AWS_EC2_METADATA_SERVICE_ENDPOINT": endpoint,
         "PYTHONDONTWRITEBYTECODE": "1",
+        # imdsclient ignores proxies; anything else that honours them (botocore calling an AWS
+        # API, say) hits a dead loopback port instead of leaving this machine.
+        "HTTP_PROXY": DEAD_PROXY,
+        "HTTPS_PROXY": DEAD_PROXY,
+        "ALL_PROXY": DEAD_PROXY,
+        "NO_PROXY": "127.0.0.1,localhost",
     }
     if "SYSTEMROOT" in os.environ:  # Windows needs it to start Python
         env["SYSTEMROOT"] = os.environ["SYSTEMROOT"]
