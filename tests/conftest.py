@@ -11,7 +11,7 @@ from typing import Any, Callable
 import pytest
 
 from imdsclient import AsyncIMDSClient, IMDSClient
-from imdsclient.testing._fake_clock import FakeClock
+from imdsclient.testing import FakeClock
 
 #: Where unit tests point clients; respx intercepts it, and nothing listens there otherwise.
 ENDPOINT = "http://imds.test"

@@ -8,8 +8,17 @@ client and users' own code can be tested off EC2. The pytest plugin in ``plugin`
 
 from __future__ import annotations
 
+from imdsclient._retry import instant_retries
 from imdsclient.testing._fake_clock import FakeClock
 from imdsclient.testing._server import IMDSSimulator, serve
 from imdsclient.testing._state import Reply, RequestRecord, SimulatorState
 
-__all__ = ["FakeClock", "IMDSSimulator", "Reply", "RequestRecord", "SimulatorState", "serve"]
+__all__ = [
+    "FakeClock",
+    "IMDSSimulator",
+    "Reply",
+    "RequestRecord",
+    "SimulatorState",
+    "instant_retries",
+    "serve",
+]

@@ -13,7 +13,7 @@ import respx
 
 from imdsclient import AsyncIMDSClient, IMDSClient
 from imdsclient._protocol import TTL_HEADER
-from imdsclient.testing._fake_clock import FakeClock
+from imdsclient.testing import FakeClock
 from tests.conftest import ENDPOINT
 
 ID = "/latest/meta-data/instance-id"

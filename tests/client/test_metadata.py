@@ -25,7 +25,7 @@ from imdsclient._async_client import GATHER_CONCURRENCY
 from imdsclient._metadata import BASE64_PREFIX, REDACTED
 from imdsclient._protocol import TTL_HEADER
 from imdsclient.errors import HINTS
-from imdsclient.testing._fake_clock import FakeClock
+from imdsclient.testing import FakeClock
 from tests.conftest import ENDPOINT, MakeClient
 
 MD = "/latest/meta-data/"

@@ -18,8 +18,7 @@ from imdsclient import (
     ThrottledError,
 )
 from imdsclient._protocol import MAX_BODY_BYTES, TTL_HEADER
-from imdsclient._retry import instant_retries
-from imdsclient.testing._fake_clock import FakeClock
+from imdsclient.testing import FakeClock, instant_retries
 from tests.conftest import ENDPOINT, MakeClient
 
 ID = "/latest/meta-data/instance-id"

@@ -17,7 +17,7 @@ from imdsclient import (
 )
 from imdsclient._protocol import TOKEN_HEADER, TTL_HEADER
 from imdsclient._token import FALLBACK_RECHECK_SECONDS
-from imdsclient.testing._fake_clock import FakeClock
+from imdsclient.testing import FakeClock
 from tests.conftest import ENDPOINT, MakeClient
 
 ID = "/latest/meta-data/instance-id"

@@ -15,8 +15,7 @@ from imdsclient import (
     ThrottledError,
     UnauthorizedError,
 )
-from imdsclient.testing import IMDSSimulator
-from imdsclient.testing._fake_clock import FakeClock
+from imdsclient.testing import FakeClock, IMDSSimulator
 from tests.conftest import MakeClient
 
 ID = "/latest/meta-data/instance-id"

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from imdsclient._protocol import Failure, FailureKind, Request, Response, Result
 from imdsclient._retry import RetryEvent, RetryPolicy, full_jitter, instant_retries, retry_sync
-from imdsclient.testing._fake_clock import FakeClock
+from imdsclient.testing import FakeClock
 
 REQ = Request("GET", "/latest/meta-data/instance-id")
 
