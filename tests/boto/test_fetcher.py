@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -174,3 +175,15 @@ def test_import_imdsclient_does_not_import_botocore() -> None:
     code = "import sys, imdsclient; print(sorted(m for m in sys.modules if 'boto' in m))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_threads_share_one_token_and_role_lookup(
+    sim: IMDSSimulator, make_fetcher: MakeFetcher
+) -> None:
+    """16 threads retrieving at once cause one PUT and one role listing."""
+    fetcher = make_fetcher(base_url=sim.url)
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(lambda _: fetcher.retrieve_iam_role_credentials(), range(64)))
+    assert all(result["role_name"] == ROLE for result in results)
+    assert sim.count("PUT") == 1
+    assert [r.path for r in sim.requests].count(CREDS) == 1
