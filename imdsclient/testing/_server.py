@@ -132,6 +132,9 @@ class IMDSSimulator(SimulatorState):
         self._accept_thread: threading.Thread | None = None
         self._conns: dict[socket.socket, threading.Thread] = {}
         self._conns_lock = threading.Lock()
+        # Every connection thread still alive; a thread leaves _conns a moment before it ends,
+        # so stop() joins these too (pruned as new connections arrive).
+        self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
         self._started = False
         self._date_second = -1
@@ -188,7 +191,9 @@ class IMDSSimulator(SimulatorState):
         for conn, _ in conns:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-        for _, thread in conns:
+        with self._conns_lock:
+            threads = list(self._threads)
+        for thread in threads:
             thread.join(timeout=5)
 
     def __enter__(self) -> IMDSSimulator:
@@ -223,6 +228,8 @@ class IMDSSimulator(SimulatorState):
         )
         with self._conns_lock:
             self._conns[conn] = thread
+            self._threads = [t for t in self._threads if t.is_alive()]
+            self._threads.append(thread)
         thread.start()
 
     # ---------------------------------------------------------------- one connection
