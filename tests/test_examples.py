@@ -46,6 +46,7 @@ EXPECTED: dict[str, list[str]] = {
         "bad setting: Invalid timeout -1 (from argument)",
     ],
     "retry_hooks.py": [f"instance-id: {INSTANCE_ID}", "retries: 2 (HTTP 429: 2); throttled: 2"],
+    "boto_dropin.py": ["credentials from: iam-role (imdsclient.boto)", "(same key: True)"],
 }
 
 #: Script → what to do to the simulator before it runs.
