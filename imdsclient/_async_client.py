@@ -42,7 +42,8 @@ T = TypeVar("T")
 class AsyncIMDSClient(ClientBase):
     """The asyncio twin of ``IMDSClient``: task-safe, same methods, awaitable.
 
-    Constructor keywords: see :class:`~imdsclient._base.ClientBase`.
+    Settings come from keyword arguments, then ``config``, then the environment and
+    ``~/.aws/config``; see ``__init__`` for each keyword.
     """
 
     def _open(self) -> None:

@@ -6,18 +6,14 @@ import random
 
 from imdsclient._clock import Clock
 from imdsclient._config import IMDSConfig
-from imdsclient._retry import RetryHook
+from imdsclient._retry import RetryHook, RetryPolicy
 from imdsclient._session import Session
 
 __all__ = ["ClientBase"]
 
 
 class ClientBase:
-    """Resolves settings once; subclasses add the connection pool, the lock and the I/O.
-
-    Keyword arguments override ``config``, which defaults to the environment and
-    ``~/.aws/config``.  ``clock``, ``rng`` and ``on_retry`` are seams for tests and metrics.
-    """
+    """Resolves settings once; subclasses add the connection pool, the lock and the I/O."""
 
     def __init__(
         self,
@@ -33,12 +29,33 @@ class ClientBase:
         clock: Clock | None = None,
         rng: random.Random | None = None,
         on_retry: RetryHook | None = None,
+        retry_policy: RetryPolicy | None = None,
     ) -> None:
+        """Resolve the settings: keywords override ``config``, which defaults to the environment.
+
+        Args:
+            config: Settings to start from; ``None`` reads the environment and ``~/.aws/config``
+                (``IMDSConfig.from_environment()``).
+            endpoint: IMDS base URL, e.g. ``http://169.254.169.254``.
+            endpoint_mode: ``"IPv4"`` or ``"IPv6"`` when no endpoint is given.
+            timeout: Seconds per attempt, for connecting and for reading.
+            num_attempts: Attempts per request for transient failures (throttling gets at
+                least six).
+            token_ttl: Lifetime asked for each IMDSv2 token, 1..21600 seconds.
+            v1_fallback: ``False`` never sends a request without a token.
+            disabled: ``True`` sends nothing and raises ``IMDSDisabledError``.
+            clock: Time source for token expiry and backoff (tests pass a ``FakeClock``).
+            rng: Random source for backoff jitter.
+            on_retry: Called with a ``RetryEvent`` before each backoff sleep, after the
+                default log record.
+            retry_policy: Backoff settings; by default ``RetryPolicy(attempts=num_attempts)``.
+        """
         self._session = Session.create(
             config,
             clock=clock,
             rng=rng,
             on_retry=on_retry,
+            retry_policy=retry_policy,
             endpoint=endpoint,
             endpoint_mode=endpoint_mode,
             timeout=timeout,

@@ -40,7 +40,8 @@ T = TypeVar("T")
 class IMDSClient(ClientBase):
     """A thread-safe IMDS client: one token per lifetime, retries, and clear errors.
 
-    Constructor keywords: see :class:`~imdsclient._base.ClientBase`.
+    Settings come from keyword arguments, then ``config``, then the environment and
+    ``~/.aws/config``; see ``__init__`` for each keyword.
     """
 
     def _open(self) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from imdsclient._clock import SYSTEM_CLOCK, Clock
 from imdsclient._config import IMDSConfig
-from imdsclient._retry import RetryHook, RetryPolicy, log_retry
+from imdsclient._retry import RetryEvent, RetryHook, RetryPolicy, log_retry
 from imdsclient._token import TokenState
 
 __all__ = ["Session"]
@@ -46,6 +46,7 @@ class Session:
         clock: Clock | None,
         rng: random.Random | None,
         on_retry: RetryHook | None,
+        retry_policy: RetryPolicy | None = None,
         **overrides: Any,
     ) -> Session:
         """Resolve settings (keywords > ``config`` or the environment) and fill in the seams."""
@@ -53,9 +54,22 @@ class Session:
         session = cls(cfg)
         session.clock = clock or session.clock
         session.rng = rng or session.rng
-        session.on_retry = on_retry or session.on_retry
+        if on_retry is not None:
+            session.on_retry = _log_then(on_retry)
+        if retry_policy is not None:
+            session.retry_policy = retry_policy
         return session
 
     def seen(self) -> bool:
         """For the retry loop: has the endpoint ever answered?"""
         return self.endpoint_seen
+
+
+def _log_then(hook: RetryHook) -> RetryHook:
+    """A user's hook adds to the default retry log; it does not silence it."""
+
+    def both(event: RetryEvent) -> None:
+        log_retry(event)
+        hook(event)
+
+    return both

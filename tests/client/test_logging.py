@@ -8,6 +8,7 @@ import httpx
 import pytest
 import respx
 
+from imdsclient import RetryEvent
 from imdsclient._protocol import TTL_HEADER
 from tests.conftest import ENDPOINT, MakeClient
 
@@ -35,3 +36,19 @@ def test_requests_and_retries_are_logged_without_the_token(
     assert retry.imds_attempt == 1  # type: ignore[attr-defined]
     everything = " ".join(messages) + " ".join(str(vars(r)) for r in caplog.records)
     assert TOKEN_VALUE not in everything
+
+
+def test_a_retry_hook_adds_to_the_default_log(
+    make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Passing on_retry keeps the default retry log record and also calls the hook."""
+    events: list[RetryEvent] = []
+    with respx.mock(base_url=ENDPOINT) as imds:
+        imds.put("/latest/api/token").respond(200, text="t", headers={TTL_HEADER: "60"})
+        imds.get("/latest/meta-data/instance-id").mock(
+            side_effect=[httpx.Response(500), httpx.Response(200, text="i-1")]
+        )
+        with caplog.at_level(logging.INFO, logger="imdsclient"):
+            make_client(on_retry=events.append).get("instance-id")
+    assert [e.cause for e in events] == ["HTTP 500"]
+    assert sum(r.getMessage().startswith("retrying") for r in caplog.records) == 1

@@ -15,6 +15,7 @@ from imdsclient import (
     IMDSTimeoutError,
     MetadataNotFoundError,
     RetryEvent,
+    RetryPolicy,
     ThrottledError,
 )
 from imdsclient._protocol import MAX_BODY_BYTES, TTL_HEADER
@@ -255,3 +256,16 @@ def test_closed_client_raises_runtime_error(make_client: MakeClient) -> None:
     client.close()
     with pytest.raises(RuntimeError, match="closed"):
         client.get("instance-id")
+
+
+def test_a_custom_retry_policy_is_used(
+    imds: respx.Router, make_client: MakeClient, clock: FakeClock
+) -> None:
+    """retry_policy= replaces the backoff: here two attempts and sleeps of at most 10 ms."""
+    imds.get(ID).respond(500)
+    policy = RetryPolicy(attempts=2, base=0.01, cap=0.01)
+    with pytest.raises(IMDSError):
+        make_client(retry_policy=policy).get("instance-id")
+    assert gets(imds) == 2
+    assert len(clock.sleeps) == 1
+    assert 0 <= clock.sleeps[0] <= 0.01
