@@ -71,7 +71,8 @@ class IMDSSimulator(SimulatorState):
             leaves unless given explicitly (keys ending in ``/``).
         http_tokens: ``"required"`` answers token-less GETs with 401 (IMDSv1 off).
         endpoint_enabled: False answers everything with 403.
-        host, port: where to listen; port 0 picks a free port.
+        host: the address to listen on (loopback by default).
+        port: the port to listen on; 0 picks a free port.
         clock: ``monotonic()`` and ``time()`` source, e.g. ``FakeClock``; default real time.
         legacy: 404 or 405 makes the token PUT fail like an IMDSv1-only service.
         hop_limit_drop: the token PUT is never answered (hop limit too low in a container).
