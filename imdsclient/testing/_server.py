@@ -21,15 +21,8 @@ import time
 from collections.abc import Mapping
 from typing import IO, Literal
 
-from imdsclient.testing._state import (
-    AUTO,
-    REASONS,
-    Reply,
-    SimulatorClock,
-    SimulatorState,
-    _Auto,
-    error_page,
-)
+from imdsclient.testing._state import AUTO, SimulatorState, _Auto
+from imdsclient.testing._wire import REASONS, Reply, SimulatorClock, error_page
 
 __all__ = ["IMDSSimulator", "serve"]
 

@@ -6,6 +6,10 @@ exactly what goes over the wire. Time comes from an injectable clock, which make
 credential rotation and throttle windows deterministic under ``FakeClock``. Knobs are plain
 attributes, safe to change from another thread while requests are being served: every decision is
 taken under one lock.
+
+This module holds the knobs, the data, the tokens, the request log and the decision itself; the
+fault machinery lives in ``_faults.py``, the on-demand notices in ``_notices.py``, and the reply
+and clock types in ``_wire.py`` (re-exported here).
 """
 
 from __future__ import annotations
@@ -14,16 +18,28 @@ import base64
 import enum
 import json
 import os
-import random
 import re
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Literal
 
 from imdsclient.testing import _tree
+from imdsclient.testing._faults import FAULT_KINDS, TRANSPORT_FAULTS, FaultInjector, FaultKind
+from imdsclient.testing._notices import Notices
+from imdsclient.testing._wire import (
+    CREDENTIALS_PREFIX,
+    RealClock,
+    Reply,
+    RequestRecord,
+    SimulatorClock,
+    error_page,
+    error_reply,
+    normalise_pattern,
+    ok_reply,
+    path_matches,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -45,39 +61,11 @@ TOKEN_HEADER = "x-aws-ec2-metadata-token"
 MAX_TOKEN_TTL = 21600
 _MAX_TOKENS = 10_000
 
-FaultKind = Literal["error", "reset", "hang", "empty", "bad_json", "credentials_error"]
-FAULT_KINDS: tuple[FaultKind, ...] = (
-    "error",
-    "reset",
-    "hang",
-    "empty",
-    "bad_json",
-    "credentials_error",
-)
-_TRANSPORT_FAULTS = frozenset({"error", "reset", "hang", "empty"})
-
 _TTL_RE = re.compile(r"[0-9]{1,6}")
 # A version segment (``/2021-03-23/…``, ``/1.0/…``) is an alias of ``/latest/`` for GETs.
 _VERSION_RE = re.compile(r"^/(?:[0-9]{4}-[0-9]{2}-[0-9]{2}|1\.0)(?=/|$)")
 _VERSIONED_TOKEN_RE = re.compile(r"/[^/]+/api/token/?")
 _USER_DATA = "/latest/user-data"
-_CREDENTIALS_PREFIX = _tree.META_DATA + "iam/security-credentials/"
-
-REASONS: dict[int, str] = {
-    200: "OK",
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    413: "Payload Too Large",
-    429: "Too Many Requests",
-    431: "Request Header Fields Too Large",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
 
 
 class _Auto(enum.Enum):
@@ -86,100 +74,6 @@ class _Auto(enum.Enum):
 
 AUTO = _Auto.AUTO
 """Default of ``iam_role``: the default role with the default tree, no role with a custom tree."""
-
-
-class SimulatorClock(Protocol):
-    """What the simulator needs from time; ``FakeClock`` and ``imdsclient._clock`` clocks fit."""
-
-    def monotonic(self) -> float:
-        """Seconds that never go back: token expiry and throttle windows."""
-
-    def time(self) -> float:
-        """Seconds since the epoch: credential expiry, event times, the request log."""
-
-
-class _RealClock:
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def time(self) -> float:
-        return time.time()
-
-
-class Reply(NamedTuple):
-    """The core's decision for one request.
-
-    ``action`` is ``"send"`` (write status, headers, body), ``"reset"`` (abort the connection with
-    a TCP RST) or ``"hang"`` (never answer; hold the connection until the peer or the server
-    closes it). The shell adds ``Content-Length``, ``Date`` and ``Server``.
-    """
-
-    status: int
-    body: bytes = b""
-    headers: tuple[tuple[str, str], ...] = ()
-    action: Literal["send", "reset", "hang"] = "send"
-
-
-class RequestRecord(NamedTuple):
-    """One request as the simulator saw it; ``status`` is None when it was reset or left hanging."""
-
-    method: str
-    path: str
-    headers: Mapping[str, str]
-    """Header names lower-cased."""
-    status: int | None
-    time: float
-    """Wall time (the simulator clock's ``time()``)."""
-
-
-class _Fault:
-    __slots__ = ("code", "kind", "path", "remaining", "status")
-
-    def __init__(
-        self, kind: FaultKind, remaining: int, path: str | None, status: int, code: str
-    ) -> None:
-        self.kind = kind
-        self.remaining = remaining
-        self.path = path
-        self.status = status
-        self.code = code
-
-
-def error_page(status: int) -> bytes:
-    """The XHTML page IMDS sends with every error status (404 and friends)."""
-    title = f"{status} - {REASONS.get(status, 'Error')}"
-    return (
-        '<?xml version="1.0" encoding="iso-8859-1"?>\n'
-        '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN"\n'
-        '\t"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">\n'
-        '<html xmlns="http://www.w3.org/1999/xhtml" xml:lang="en" lang="en">\n'
-        f" <head>\n  <title>{title}</title>\n </head>\n"
-        f" <body>\n  <h1>{title}</h1>\n </body>\n"
-        "</html>\n"
-    ).encode("ascii")
-
-
-def _error(status: int, *extra: tuple[str, str]) -> Reply:
-    return Reply(status, error_page(status), (("Content-Type", "text/html"), *extra))
-
-
-def _ok(body: bytes, content_type: str = "text/plain") -> Reply:
-    return Reply(200, body, (("Content-Type", content_type),))
-
-
-def _path_matches(path: str, pattern: str | None) -> bool:
-    """``pattern`` ending in ``/`` matches a subtree; otherwise the path, with or without ``/``."""
-    if pattern is None:
-        return True
-    if pattern.endswith("/"):
-        return path.startswith(pattern) or path == pattern[:-1]
-    return path.rstrip("/") == pattern
-
-
-def _normalise_pattern(path: str | None) -> str | None:
-    if path is None:
-        return None
-    return path if path.startswith("/") else _tree.META_DATA + path
 
 
 class SimulatorState:
@@ -209,7 +103,7 @@ class SimulatorState:
         log_limit: int | None = 100_000,
     ) -> None:
         self._lock = threading.RLock()
-        self._clock: SimulatorClock = clock if clock is not None else _RealClock()
+        self._clock: SimulatorClock = clock if clock is not None else RealClock()
         source = _tree.default_tree() if tree is None else tree
         self._leaves, self._listings = _tree.normalise_tree(source)
         self._overrides: dict[str, bytes] = {}
@@ -221,18 +115,8 @@ class SimulatorState:
         self._account_id = self._find_account_id()
         self._tokens: dict[str, float] = {}
         self._log: deque[RequestRecord] = deque(maxlen=log_limit)
-        self._faults: list[_Fault] = []
-        self._fault_rate = 0.0
-        self._fault_kinds: tuple[FaultKind, ...] = ()
-        self._fault_path: str | None = None
-        self._rng = random.Random()  # noqa: S311 -- fault dice, not cryptography
-        self._forced_throttle: list[tuple[int, int, int | None]] = []  # [remaining, status, retry]
-        self._window: deque[float] = deque()
-        self._spot: tuple[str, float] | None = None
-        self._rebalance: float | None = None
-        self._events: list[dict[str, str]] = []
-        self._events_touched = False  # until then the tree's own scheduled list (if any) is served
-        self._event_serial = 0
+        self._faults = FaultInjector(self._clock)
+        self._notices = Notices(self._clock)
 
         self.http_tokens = http_tokens
         self.endpoint_enabled = endpoint_enabled
@@ -278,7 +162,7 @@ class SimulatorState:
             raise ValueError(f"throttle_rps must be None or at least 1, not {value!r}")
         with self._lock:
             self._throttle_rps = value
-            self._window.clear()
+            self._faults.reset_window()
 
     @property
     def throttle_status(self) -> Literal[429, 503]:
@@ -311,7 +195,7 @@ class SimulatorState:
         A path ending in ``/`` sets that folder's listing verbatim. Wins over everything else,
         including generated values and ``delete``.
         """
-        key = _normalise_pattern(path)
+        key = normalise_pattern(path)
         assert key is not None
         body = value if isinstance(value, bytes) else value.encode("utf-8")
         with self._lock:
@@ -319,12 +203,12 @@ class SimulatorState:
 
     def delete(self, path: str) -> None:
         """Make ``path`` and everything under it answer 404 (until ``set`` puts a value back)."""
-        key = _normalise_pattern(path)
+        key = normalise_pattern(path)
         assert key is not None
         prefix = key.rstrip("/") + "/"
         with self._lock:
             for existing in list(self._overrides):
-                if _path_matches(existing, prefix):
+                if path_matches(existing, prefix):
                     del self._overrides[existing]
             self._deleted.add(prefix)
 
@@ -352,10 +236,8 @@ class SimulatorState:
         self, count: int, status: Literal[429, 503] = 429, retry_after: int | None = None
     ) -> None:
         """Answer the next ``count`` requests with ``status`` (and ``Retry-After`` if given)."""
-        if count < 1:
-            raise ValueError("count must be at least 1")
         with self._lock:
-            self._forced_throttle.append((count, status, retry_after))
+            self._faults.throttle_next(count, status, retry_after)
 
     def inject(
         self,
@@ -374,12 +256,8 @@ class SimulatorState:
         into ``{"Code": code, ...}``; these two only count requests they apply to. ``path`` limits
         the fault to one path (or a subtree when it ends in ``/``).
         """
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; choose from {FAULT_KINDS}")
-        if count < 1:
-            raise ValueError("count must be at least 1")
         with self._lock:
-            self._faults.append(_Fault(kind, count, _normalise_pattern(path), status, code))
+            self._faults.inject(kind, count, path, status, code)
 
     def fault_rate(
         self,
@@ -394,26 +272,13 @@ class SimulatorState:
         A ``seed`` makes the sequence of faults reproducible. ``rate=0`` turns it off. Random
         faults answer 500 for ``error`` and use ``AssumeRoleUnauthorizedAccess`` for credentials.
         """
-        kinds = tuple(kinds)
-        if not 0.0 <= rate <= 1.0:
-            raise ValueError(f"rate must be within 0..1, not {rate!r}")
-        if rate and not kinds:
-            raise ValueError("kinds must not be empty")
-        for kind in kinds:
-            if kind not in FAULT_KINDS:
-                raise ValueError(f"unknown fault kind {kind!r}; choose from {FAULT_KINDS}")
         with self._lock:
-            self._fault_rate = rate
-            self._fault_kinds = kinds
-            self._fault_path = _normalise_pattern(path)
-            self._rng = random.Random(seed)  # noqa: S311 -- fault dice, not cryptography
+            self._faults.set_rate(rate, kinds, seed, path)
 
     def clear_faults(self) -> None:
         """Drop pending injected faults, forced throttling and the fault rate."""
         with self._lock:
             self._faults.clear()
-            self._forced_throttle.clear()
-            self._fault_rate = 0.0
 
     # ---------------------------------------------------------------- notices and events
 
@@ -427,26 +292,23 @@ class SimulatorState:
 
         ``terminate`` also publishes the older ``spot/termination-time``.
         """
-        if action not in ("terminate", "stop", "hibernate"):
-            raise ValueError(f"unknown spot action {action!r}")
         with self._lock:
-            when = at.timestamp() if at is not None else self._clock.time() + 120
-            self._spot = (action, when)
+            self._notices.schedule_spot(action, at)
 
     def cancel_spot_interruption(self) -> None:
         """Withdraw the spot notice: ``spot/instance-action`` answers 404 again."""
         with self._lock:
-            self._spot = None
+            self._notices.cancel_spot()
 
     def recommend_rebalance(self, *, at: datetime | None = None) -> None:
         """Publish ``events/recommendations/rebalance`` with ``noticeTime`` (default: now)."""
         with self._lock:
-            self._rebalance = at.timestamp() if at is not None else self._clock.time()
+            self._notices.recommend_rebalance(at)
 
     def clear_rebalance_recommendation(self) -> None:
         """Withdraw the rebalance recommendation (404 again)."""
         with self._lock:
-            self._rebalance = None
+            self._notices.clear_rebalance()
 
     def add_scheduled_event(
         self,
@@ -464,30 +326,14 @@ class SimulatorState:
         Defaults: starts in 7 days, a 2-hour window, deadline 14 days out.
         """
         with self._lock:
-            start = not_before.timestamp() if not_before else self._clock.time() + 7 * 86400
-            end = not_after.timestamp() if not_after else start + 2 * 3600
-            deadline = not_before_deadline.timestamp() if not_before_deadline else start + 7 * 86400
-            self._events_touched = True
-            self._event_serial += 1
-            ident = event_id or f"instance-event-{self._event_serial:017x}"
-            self._events.append(
-                {
-                    "NotBefore": _tree.format_event_time(start),
-                    "Code": code,
-                    "Description": description or f"The instance is scheduled for {code}",
-                    "EventId": ident,
-                    "NotAfter": _tree.format_event_time(end),
-                    "NotBeforeDeadline": _tree.format_event_time(deadline),
-                    "State": state,
-                }
+            return self._notices.add_event(
+                code, not_before, not_after, not_before_deadline, description, state, event_id
             )
-            return ident
 
     def clear_scheduled_events(self) -> None:
         """Empty the scheduled events list: ``[]`` (also on a custom tree without events)."""
         with self._lock:
-            self._events_touched = True
-            self._events.clear()
+            self._notices.clear_events()
 
     # ---------------------------------------------------------------- request log
 
@@ -506,12 +352,12 @@ class SimulatorState:
         self, method: str | None = None, path: str | None = None, status: int | None = None
     ) -> int:
         """How many logged requests match all the given filters (``path`` as in ``inject``)."""
-        pattern = _normalise_pattern(path)
+        pattern = normalise_pattern(path)
         return sum(
             1
             for r in self.requests
             if (method is None or r.method == method)
-            and _path_matches(r.path.split("?", 1)[0], pattern)
+            and path_matches(r.path.split("?", 1)[0], pattern)
             and (status is None or r.status == status)
         )
 
@@ -554,121 +400,54 @@ class SimulatorState:
 
     def _decide(self, method: str, path: str, headers: dict[str, str]) -> Reply:
         now = self._clock.monotonic()
-        throttled = self._throttle(now)
+        faults = self._faults
+        throttled = faults.throttle(
+            now, self._throttle_rps, self._throttle_status, self.throttle_retry_after
+        )
         if throttled is not None:
             return throttled
-        fault = self._take_fault(path, _TRANSPORT_FAULTS)
-        if fault is None and self._fault_rate and _path_matches(path, self._fault_path):  # noqa: SIM102
-            # Two steps on purpose: the dice are only rolled for requests the rate applies to.
-            if self._rng.random() < self._fault_rate:
-                kind = self._rng.choice(self._fault_kinds)
-                fault = _Fault(kind, 1, None, 500, "AssumeRoleUnauthorizedAccess")
-        if fault is not None and fault.kind in _TRANSPORT_FAULTS:
-            return self._transport_fault(fault)
+        fault = faults.draw(path)
+        if fault is not None and fault.kind in TRANSPORT_FAULTS:
+            return fault.transport_reply()
         reply = self._protocol(method, path, headers, now)
         if reply.status == 200 and method != "PUT":
-            reply = self._body_fault(path, reply, fault)
-        return reply
-
-    def _throttle(self, now: float) -> Reply | None:
-        if self._forced_throttle:
-            remaining, status, retry_after = self._forced_throttle[0]
-            if remaining <= 1:
-                self._forced_throttle.pop(0)
-            else:
-                self._forced_throttle[0] = (remaining - 1, status, retry_after)
-            return self._throttled(status, retry_after)
-        limit = self._throttle_rps
-        if limit is None:
-            return None
-        window = self._window
-        while window and window[0] <= now - 1.0:
-            window.popleft()
-        if len(window) >= limit:
-            return self._throttled(self._throttle_status, self.throttle_retry_after)
-        window.append(now)
-        return None
-
-    @staticmethod
-    def _throttled(status: int, retry_after: int | None) -> Reply:
-        if retry_after is None:
-            return _error(status)
-        return _error(status, ("Retry-After", str(retry_after)))
-
-    def _take_fault(self, path: str, kinds: frozenset[str]) -> _Fault | None:
-        for fault in self._faults:
-            if fault.kind in kinds and _path_matches(path, fault.path):
-                fault.remaining -= 1
-                if fault.remaining <= 0:
-                    self._faults.remove(fault)
-                return fault
-        return None
-
-    @staticmethod
-    def _transport_fault(fault: _Fault) -> Reply:
-        if fault.kind == "reset":
-            return Reply(0, action="reset")
-        if fault.kind == "hang":
-            return Reply(0, action="hang")
-        if fault.kind == "empty":
-            return _ok(b"")
-        return _error(fault.status)
-
-    def _body_fault(self, path: str, reply: Reply, fault: _Fault | None) -> Reply:
-        is_json = reply.body.lstrip()[:1] in (b"{", b"[")
-        is_creds = is_json and path.startswith(_CREDENTIALS_PREFIX) and path != _CREDENTIALS_PREFIX
-        if fault is None and self._faults:
-            kinds = {"bad_json"} if is_json else set()
-            if is_creds:
-                kinds.add("credentials_error")
-            fault = self._take_fault(path, frozenset(kinds)) if kinds else None
-        if fault is None:
-            return reply
-        if fault.kind == "bad_json" and is_json:
-            return _ok(reply.body.rstrip()[: len(reply.body.rstrip()) // 2])
-        if fault.kind == "credentials_error" and is_creds:
-            document = {
-                "Code": fault.code,
-                "Message": f"EC2 cannot retrieve credentials for the role ({fault.code}).",
-                "LastUpdated": _tree.format_iso(self._clock.time()),
-            }
-            return _ok(_tree.pretty_json(document))
+            reply = faults.spoil_body(path, reply, fault)
         return reply
 
     def _protocol(self, method: str, path: str, headers: dict[str, str], now: float) -> Reply:
         if not self.endpoint_enabled:
-            return _error(403)
+            return error_reply(403)
         if method == "PUT":
             return self._put(path, headers, now)
         if method not in ("GET", "HEAD"):
-            return _error(405, ("Allow", "GET, HEAD, PUT"))
+            return error_reply(405, ("Allow", "GET, HEAD, PUT"))
         legacy = self._legacy is not None
         if not legacy and path.rstrip("/") == TOKEN_PATH:
-            return _error(405, ("Allow", "PUT"))
+            return error_reply(405, ("Allow", "PUT"))
         if not legacy:
             token = headers.get(TOKEN_HEADER)
             if token is not None:
                 expires = self._tokens.get(token)
                 if expires is None or now >= expires:
-                    return _error(401)
+                    return error_reply(401)
             elif self._http_tokens == "required":
-                return _error(401)
+                return error_reply(401)
         return self._lookup(_VERSION_RE.sub("/latest", path, count=1))
 
     def _put(self, path: str, headers: dict[str, str], now: float) -> Reply:
         if self._legacy is not None:
-            return _error(self._legacy)
+            return error_reply(self._legacy)
         if path.rstrip("/") != TOKEN_PATH:
             if _VERSIONED_TOKEN_RE.fullmatch(path):
-                return _error(403)
-            return _error(405, ("Allow", "GET, HEAD"))
+                return error_reply(403)
+            return error_reply(405, ("Allow", "GET, HEAD"))
         if self.hop_limit_drop:
             return Reply(0, action="hang")
         if "x-forwarded-for" in headers:
-            return _error(403)
+            return error_reply(403)
         raw_ttl = headers.get(TTL_HEADER, "")
         if not _TTL_RE.fullmatch(raw_ttl) or not 1 <= int(raw_ttl) <= MAX_TOKEN_TTL:
-            return _error(400)
+            return error_reply(400)
         ttl = int(raw_ttl)
         token = base64.b64encode(os.urandom(42)).decode("ascii")
         if len(self._tokens) >= _MAX_TOKENS:
@@ -694,36 +473,23 @@ class SimulatorState:
 
     def _overlay(self) -> dict[str, Callable[[], bytes]]:
         """Generated leaves: credentials, notices and events; they win over the static tree."""
-        md = _tree.META_DATA
         now = self._clock.time()
-        out: dict[str, Callable[[], bytes]] = {}
+        out = self._notices.overlay()
         role = self._iam_role
         if role is not None:
             rotator = self._rotator
-            out[md + "iam/info"] = lambda: _tree.iam_info_document(
+            out[_tree.META_DATA + "iam/info"] = lambda: _tree.iam_info_document(
                 role, self._account_id, rotator.current(now).issued
             )
-            out[_CREDENTIALS_PREFIX + role] = lambda: _tree.credentials_document(
+            out[CREDENTIALS_PREFIX + role] = lambda: _tree.credentials_document(
                 rotator.current(now)
             )
-        if self._spot is not None:
-            action, when = self._spot
-            notice = {"action": action, "time": _tree.format_iso(when)}
-            out[md + "spot/instance-action"] = lambda: json.dumps(notice).encode()
-            if action == "terminate":
-                out[md + "spot/termination-time"] = lambda: _tree.format_iso(when).encode()
-        if self._rebalance is not None:
-            notice_time = {"noticeTime": _tree.format_iso(self._rebalance)}
-            out[md + "events/recommendations/rebalance"] = lambda: json.dumps(notice_time).encode()
-        scheduled = md + "events/maintenance/scheduled"
-        if self._events_touched:
-            out[scheduled] = lambda: json.dumps(self._events, indent=2).encode()
         return out
 
     def _hidden(self, key: str) -> bool:
-        if not self.tags_enabled and _path_matches(key, _tree.META_DATA + "tags/"):
+        if not self.tags_enabled and path_matches(key, _tree.META_DATA + "tags/"):
             return True
-        return any(_path_matches(key, gone) for gone in self._deleted)
+        return any(path_matches(key, gone) for gone in self._deleted)
 
     def _lookup(self, path: str) -> Reply:
         overlay = self._overlay()
@@ -732,11 +498,11 @@ class SimulatorState:
             body = self._leaf(leaf, overlay)
             if body is not None:
                 content_type = "application/octet-stream" if leaf == _USER_DATA else "text/plain"
-                return _ok(body, content_type)
+                return ok_reply(body, content_type)
         listing = self._listing(leaf + "/", overlay)
         if listing is None:
-            return _error(404)
-        return _ok(listing)
+            return error_reply(404)
+        return ok_reply(listing)
 
     def _leaf(self, key: str, overlay: dict[str, Callable[[], bytes]]) -> bytes | None:
         if key in self._overrides:
