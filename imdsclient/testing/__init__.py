@@ -11,10 +11,11 @@ from __future__ import annotations
 from imdsclient._retry import instant_retries
 from imdsclient.testing._fake_clock import FakeClock
 from imdsclient.testing._server import IMDSSimulator, serve
-from imdsclient.testing._state import Reply, RequestRecord, SimulatorState
+from imdsclient.testing._state import FaultKind, Reply, RequestRecord, SimulatorState
 
 __all__ = [
     "FakeClock",
+    "FaultKind",
     "IMDSSimulator",
     "Reply",
     "RequestRecord",
