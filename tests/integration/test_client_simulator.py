@@ -113,7 +113,7 @@ def test_throttling_that_never_ends_raises(sim: IMDSSimulator, make_client: Make
     sim.throttle_next(100)
     with pytest.raises(ThrottledError):
         client.get("instance-id")
-    assert sim.count("GET", ID, status=429) == 6
+    assert sim.count("GET", ID, status=429) == 10
 
 
 @pytest.mark.parametrize("kind", ["reset", "error", "empty"])

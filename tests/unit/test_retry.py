@@ -74,9 +74,9 @@ def test_backoff_doubles_within_full_jitter(clock: FakeClock) -> None:
 
 
 def test_throttling_gets_its_own_larger_budget(clock: FakeClock) -> None:
-    """429 is retried up to throttle_attempts even when attempts is 1."""
+    """429 is retried up to throttle_attempts (10 by default) even when attempts is 1."""
     _, sent = run([Response(429, {}, b"")], clock, policy=RetryPolicy(attempts=1))
-    assert sent == 6
+    assert sent == 10
 
 
 def test_connection_failures_are_not_retried_before_first_contact(clock: FakeClock) -> None:
