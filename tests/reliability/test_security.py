@@ -97,7 +97,9 @@ def test_tokens_and_secrets_never_leak(
 ) -> None:
     """Session tokens and credential secrets appear in no repr, str, DEBUG log or error text."""
     errors: list[BaseException] = []
-    with caplog.at_level(logging.DEBUG), IMDSClient(endpoint=sim.url, clock=FakeClock()) as client:
+    caplog.set_level(logging.DEBUG)  # every logger, httpx and httpcore included
+    caplog.set_level(logging.DEBUG, logger="imdsclient")  # even if a CLI run lowered it
+    with IMDSClient(endpoint=sim.url, clock=FakeClock()) as client:
         client.get("instance-id")
         creds = client.iam_credentials()
         failing: list[Callable[[], object]] = [
@@ -135,8 +137,8 @@ def test_tokens_and_secrets_never_leak(
     secrets = [*tokens, creds.secret_access_key.get_secret_value(), creds.token.get_secret_value()]
     for exc in errors:
         texts += _texts_of(exc)
-    records = [r for r in caplog.records if r.name.startswith("imdsclient")]
-    assert any(r.levelno == logging.DEBUG for r in records)
+    records = caplog.records
+    assert any(r.levelno == logging.DEBUG and r.name == "imdsclient" for r in records)
     texts += [r.getMessage() for r in records] + [str(vars(r)) for r in records]
     for secret in secrets:
         assert len(secret) > 10
