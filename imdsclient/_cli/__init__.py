@@ -244,14 +244,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _setup_logging(verbose: int) -> None:
+def _setup_logging(verbose: int) -> Callable[[], None]:
+    """Send imdsclient's log to stderr for this run; returns what undoes it."""
     import logging
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("imdsclient: %(levelname)s: %(message)s"))
     logger = logging.getLogger("imdsclient")
+    level = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+    def undo() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+    return undo
 
 
 def _fail(message: str, code: int) -> int:
@@ -269,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.simulate and args.endpoint is not None:
         parser.print_usage(sys.stderr)
         return _fail("--simulate and --endpoint cannot be combined", codes.USAGE)
-    _setup_logging(args.verbose)
+    restore_logging = _setup_logging(args.verbose)
     simulator: Any = None
     try:
         if args.simulate and args.command != "serve":
@@ -293,6 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if simulator is not None:
             simulator.stop()
+        restore_logging()
 
 
 def _silence_stdout() -> None:

@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from imdsclient._cli import _commands, build_parser
+from imdsclient._cli import _commands, build_parser, main
 from imdsclient._cli import _exit_codes as codes
 from imdsclient._retry import instant_retries
 from imdsclient.errors import HINTS
@@ -227,3 +227,15 @@ def test_simulate_answers_without_any_endpoint(cli: Cli) -> None:
     """--simulate starts an embedded simulator: works with the suite's dead default endpoint."""
     result = cli("--simulate", "get", "placement/region")
     assert (result.code, result.out, result.err) == (0, "us-east-1\n", "")
+
+
+def test_main_leaves_the_logger_as_it_found_it(capsys: pytest.CaptureFixture[str]) -> None:
+    """Each run adds its stderr handler and level for the run only, then removes them."""
+    import logging
+
+    logger = logging.getLogger("imdsclient")
+    before = (logger.level, list(logger.handlers))
+    main(["-v", "get", "a b"])
+    main(["get", "a b"])
+    assert (logger.level, list(logger.handlers)) == before
+    capsys.readouterr()
