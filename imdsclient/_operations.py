@@ -148,15 +148,18 @@ def fetch(session: Session, path: str, *, single_attempt: bool = False) -> Flow[
             assert isinstance(result, Response)
             return result.body
         if outcome.action is Action.REFRESH_TOKEN:
+            if refreshed and grant.token is None:
+                raise _v1_refused(session, full)
             if refreshed:
                 raise UnauthorizedError(
                     f"IMDS answered 401 for {full} even with a fresh token", status=401, path=full
                 )
             refreshed = True
+            sent_token = grant.token is not None
             grant = yield from need_token(stale=grant.generation, single_attempt=single_attempt)
-            if grant.token is None:
+            if grant.token is None and not sent_token:
                 raise _v1_refused(session, full)
-            continue
+            continue  # with the new token, or once without one if IMDS stopped issuing them
         assert outcome.error is not None
         raise outcome.error
 

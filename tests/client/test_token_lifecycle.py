@@ -200,3 +200,27 @@ def test_disabled_sends_nothing(imds: respx.Router, make_client: MakeClient) -> 
     with pytest.raises(IMDSDisabledError, match="AWS_EC2_METADATA_DISABLED"):
         make_client(disabled=True).get("instance-id")
     assert imds.calls.call_count == 0
+
+
+def test_401_then_no_more_tokens_tries_once_without_a_token(
+    imds: respx.Router, make_client: MakeClient
+) -> None:
+    """A refused token whose refresh finds no token service (404) is followed by one v1 GET."""
+    imds.put(TOKEN).mock(side_effect=[*token_answers("old"), httpx.Response(404)])
+    imds.get(ID).mock(side_effect=[httpx.Response(401), httpx.Response(200, text="i-0abc")])
+    assert make_client().get("instance-id") == "i-0abc"
+    assert trace(imds) == [
+        ("PUT", TOKEN, None),
+        ("GET", ID, "old"),
+        ("PUT", TOKEN, None),
+        ("GET", ID, None),
+    ]
+
+
+def test_401_then_v1_refused_too_names_the_fix(imds: respx.Router, make_client: MakeClient) -> None:
+    """If that token-less GET is refused as well, the error is the IMDSv2-required one."""
+    imds.put(TOKEN).mock(side_effect=[*token_answers("old"), httpx.Response(405)])
+    imds.get(ID).respond(401)
+    with pytest.raises(UnauthorizedError, match="without a session token"):
+        make_client().get("instance-id")
+    assert [t for _, _, t in trace(imds)] == [None, "old", None, None]
