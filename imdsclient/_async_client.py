@@ -215,6 +215,7 @@ class AsyncIMDSClient(ClientBase):
             clock=session.clock,
             rng=session.rng,
             hook=session.on_retry,
+            gate=session.gate,
             endpoint_seen=session.seen,
             single_attempt=effect.single_attempt,
         )

@@ -209,6 +209,7 @@ class IMDSClient(ClientBase):
             clock=session.clock,
             rng=session.rng,
             hook=session.on_retry,
+            gate=session.gate,
             endpoint_seen=session.seen,
             single_attempt=effect.single_attempt,
         )

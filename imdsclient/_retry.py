@@ -33,6 +33,7 @@ __all__ = [
     "RetryEvent",
     "RetryHook",
     "RetryPolicy",
+    "ThrottleGate",
     "full_jitter",
     "instant_retries",
     "log_retry",
@@ -49,10 +50,10 @@ class RetryPolicy:
 
     ``attempts`` bounds every retryable failure.  Throttling (429/503) gets at least
     ``throttle_attempts``: waiting is the cure for it, and IMDS's window is a whole second.
-    Ten, not six: under a burst that overloads the limit, each attempt of a throttled call
-    succeeds with roughly even odds whatever it waited, so failures fall geometrically with the
-    attempts; six left ~2 % of a 32-thread burst failing (``benchmarks/throttle_burst.py``).
-    With full jitter, ten attempts wait ~5.5 s on average and at most ~11 s.
+    Ten, not six: measured without the client-wide :class:`ThrottleGate`, six left ~2 % of a
+    32-thread burst over the limit failing (``benchmarks/throttle_burst.py``); with the gate
+    both budgets leave none, and ten keeps a margin.  Ten attempts wait ~5.5 s on average and
+    at most ~11 s before ``ThrottledError``.
     """
 
     attempts: int = 3
@@ -124,6 +125,27 @@ def instant_retries(attempts: int | None = None) -> Iterator[None]:
             _override.pop()
 
 
+class ThrottleGate:
+    """One client's shared pause: when IMDS throttles one request, the others wait it out too.
+
+    Without it, the client's other threads keep sending into the throttled second and spend
+    their attempts there; with it, a throttled burst costs each request about one attempt per
+    backoff instead of one per send.
+    """
+
+    def __init__(self) -> None:
+        self._until = 0.0  # monotonic time; a float store is atomic, and races only shorten waits
+
+    def hold(self, until: float) -> None:
+        """Ask every request to wait until ``until`` (monotonic seconds)."""
+        if until > self._until:
+            self._until = until
+
+    def remaining(self, now: float) -> float:
+        """Seconds left to wait; zero or less when the gate is open."""
+        return self._until - now
+
+
 def _active_override() -> tuple[bool, int | None]:
     with _override_lock:
         return (True, _override[-1]) if _override else (False, None)
@@ -138,8 +160,10 @@ class _Loop:
 
     request: Request
     policy: RetryPolicy
+    clock: Clock
     rng: random.Random
     hook: RetryHook
+    gate: ThrottleGate
     endpoint_seen: Callable[[], bool]
     instant: bool
     attempts_override: int | None
@@ -168,6 +192,8 @@ class _Loop:
         result = _result(state)
         cause = f"HTTP {result.status}" if not isinstance(result, Failure) else result.kind.value
         wait = state.next_action.sleep if state.next_action is not None else 0.0
+        if is_throttle(result):
+            self.gate.hold(self.clock.monotonic() + wait)
         self.hook(
             RetryEvent(
                 self.request.method,
@@ -198,8 +224,10 @@ def _result(state: tenacity.RetryCallState) -> Result:
 def _loop(
     request: Request,
     policy: RetryPolicy,
+    clock: Clock,
     rng: random.Random,
     hook: RetryHook,
+    gate: ThrottleGate,
     endpoint_seen: Callable[[], bool],
     single_attempt: bool,
 ) -> _Loop:
@@ -207,12 +235,23 @@ def _loop(
     return _Loop(
         request,
         policy,
+        clock,
         rng,
         hook,
+        gate,
         endpoint_seen,
         instant=instant,
         attempts_override=1 if single_attempt else attempts,
     )
+
+
+def _gate_wait(gate: ThrottleGate, clock: Clock, rng: random.Random, base: float) -> float:
+    """How long to wait before sending: the gate's remaining time, jittered so that waiters
+    do not all wake at once; 0 when the gate is open or instant retries are on."""
+    remaining = gate.remaining(clock.monotonic())
+    if remaining <= 0 or _active_override()[0]:
+        return 0.0
+    return remaining + rng.uniform(0.0, base)
 
 
 def retry_sync(
@@ -223,18 +262,26 @@ def retry_sync(
     clock: Clock,
     rng: random.Random,
     hook: RetryHook,
+    gate: ThrottleGate,
     endpoint_seen: Callable[[], bool],
     single_attempt: bool = False,
 ) -> Result:
-    """Send, and re-send while the result is retryable and the budget lasts."""
-    first = send()
-    loop = _loop(request, policy, rng, hook, endpoint_seen, single_attempt)
+    """Send (after any throttle pause), and re-send while retryable and the budget lasts."""
+
+    def gated() -> Result:
+        pause = _gate_wait(gate, clock, rng, policy.base)
+        if pause > 0:
+            clock.sleep(pause)
+        return send()
+
+    first = gated()
+    loop = _loop(request, policy, clock, rng, hook, gate, endpoint_seen, single_attempt)
     if not loop.retryable(first) or loop.attempts_override == 1:
         return first
     pending = [first]
 
     def attempt() -> Result:
-        return pending.pop() if pending else send()
+        return pending.pop() if pending else gated()
 
     import tenacity  # here: the happy path never needs it, and start-up stays lean
 
@@ -251,18 +298,26 @@ async def retry_async(
     clock: Clock,
     rng: random.Random,
     hook: RetryHook,
+    gate: ThrottleGate,
     endpoint_seen: Callable[[], bool],
     single_attempt: bool = False,
 ) -> Result:
     """The async twin of :func:`retry_sync`, sleeping with ``clock.asleep``."""
-    first = await send()
-    loop = _loop(request, policy, rng, hook, endpoint_seen, single_attempt)
+
+    async def gated() -> Result:
+        pause = _gate_wait(gate, clock, rng, policy.base)
+        if pause > 0:
+            await clock.asleep(pause)
+        return await send()
+
+    first = await gated()
+    loop = _loop(request, policy, clock, rng, hook, gate, endpoint_seen, single_attempt)
     if not loop.retryable(first) or loop.attempts_override == 1:
         return first
     pending = [first]
 
     async def attempt() -> Result:
-        return pending.pop() if pending else await send()
+        return pending.pop() if pending else await gated()
 
     import tenacity
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from imdsclient._clock import SYSTEM_CLOCK, Clock
 from imdsclient._config import IMDSConfig
-from imdsclient._retry import RetryEvent, RetryHook, RetryPolicy, log_retry
+from imdsclient._retry import RetryEvent, RetryHook, RetryPolicy, ThrottleGate, log_retry
 from imdsclient._token import TokenState
 
 __all__ = ["Session"]
@@ -27,6 +27,8 @@ class Session:
     rng: random.Random = field(default_factory=random.Random)
     on_retry: RetryHook = log_retry
     retry_policy: RetryPolicy = field(init=False)
+    #: Shared by every request of the client: a throttled answer pauses them all.
+    gate: ThrottleGate = field(default_factory=ThrottleGate)
     tokens: TokenState = field(default_factory=TokenState)
     #: Set once the endpoint has answered; from then on connection failures are retried.
     endpoint_seen: bool = False

@@ -9,7 +9,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from imdsclient._protocol import Failure, FailureKind, Request, Response, Result
-from imdsclient._retry import RetryEvent, RetryPolicy, full_jitter, instant_retries, retry_sync
+from imdsclient._retry import (
+    RetryEvent,
+    RetryPolicy,
+    ThrottleGate,
+    full_jitter,
+    instant_retries,
+    retry_sync,
+)
 from imdsclient.testing import FakeClock
 
 REQ = Request("GET", "/latest/meta-data/instance-id")
@@ -34,6 +41,7 @@ def run(
     policy: RetryPolicy | None = None,
     seen: bool = True,
     events: list[RetryEvent] | None = None,
+    gate: ThrottleGate | None = None,
 ) -> tuple[Result, int]:
     """Drive retry_sync with scripted results; returns the final result and the send count."""
     sent = 0
@@ -50,6 +58,7 @@ def run(
         clock=clock,
         rng=random.Random(1),
         hook=(events.append if events is not None else lambda e: None),
+        gate=gate or ThrottleGate(),
         endpoint_seen=lambda: seen,
     )
     return result, sent
@@ -112,3 +121,38 @@ def test_instant_retries_rejects_nonsense() -> None:
     """attempts below 1 is a usage error."""
     with pytest.raises(ValueError, match="at least 1"), instant_retries(attempts=0):
         pass
+
+
+def test_a_throttled_answer_closes_the_gate_for_the_wait(clock: FakeClock) -> None:
+    """After a 429 the gate stays shut until the retry's wait has passed."""
+    gate = ThrottleGate()
+    run([Response(429, {}, b""), Response(200, {}, b"")], clock, gate=gate)
+    assert len(clock.sleeps) == 1
+    assert gate.remaining(clock.monotonic()) <= 0  # the retry itself waited it out
+    assert gate.remaining(clock.monotonic() - clock.sleeps[0]) == pytest.approx(clock.sleeps[0])
+
+
+def test_other_requests_wait_while_the_gate_is_shut(clock: FakeClock) -> None:
+    """A request sent while another's throttle pause runs waits it out first (plus jitter)."""
+    gate = ThrottleGate()
+    gate.hold(clock.monotonic() + 0.5)
+    ok = Response(200, {}, b"")
+    assert run([ok], clock, gate=gate) == (ok, 1)
+    assert len(clock.sleeps) == 1
+    assert 0.5 <= clock.sleeps[0] <= 0.5 + RetryPolicy().base
+
+
+def test_server_errors_do_not_close_the_gate(clock: FakeClock) -> None:
+    """Only throttling pauses the other requests; a 500 is this request's own business."""
+    gate = ThrottleGate()
+    run([Response(500, {}, b""), Response(200, {}, b"")], clock, gate=gate)
+    assert gate.remaining(clock.monotonic() - 10) <= 0
+
+
+def test_instant_retries_ignore_the_gate(clock: FakeClock) -> None:
+    """Under instant_retries a shut gate does not make anyone sleep."""
+    gate = ThrottleGate()
+    gate.hold(clock.monotonic() + 5)
+    with instant_retries():
+        run([Response(200, {}, b"")], clock, gate=gate)
+    assert clock.sleeps == []
