@@ -103,3 +103,15 @@ def test_docs_page_draws_the_same_tree_and_names_every_error() -> None:
     assert tree_lines(page.split("```")[1]) == tree_lines(errors.__doc__ or "")
     for _, name in real_tree()[1:]:
         assert f"| `{name}`" in page
+
+
+def test_docs_page_exit_codes_match_the_cli_table() -> None:
+    """The exit code shown per error in docs/errors.md is the one the CLI uses."""
+    from imdsclient._cli._exit_codes import ERROR_CODES
+
+    page = (Path(__file__).parent.parent / "docs" / "errors.md").read_text(encoding="utf-8")
+    shown = {
+        match.group(1): int(match.group(2))
+        for match in re.finditer(r"^\| `(\w+Error)`.*\| (\d+) \|$", page, re.MULTILINE)
+    }
+    assert shown == {cls.__name__: code for cls, code in ERROR_CODES.items()}
