@@ -197,7 +197,7 @@ def get_json(session: Session, path: str) -> Flow[Any]:
     body = yield from fetch(session, path)
     try:
         return json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurd nesting, which IMDS never sends
         raise IMDSError(
             f"The value at {normalize_path(path)} is not valid JSON", path=normalize_path(path)
         ) from None

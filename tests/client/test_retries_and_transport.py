@@ -218,6 +218,15 @@ def test_undecodable_text_and_json_raise_imds_errors(
         client.get_json("/latest/user-data")
 
 
+def test_absurdly_nested_json_raises_an_imds_error(
+    imds: respx.Router, make_client: MakeClient
+) -> None:
+    """get_json() of JSON nested past the recursion limit raises IMDSError, not RecursionError."""
+    imds.get("/latest/user-data").respond(200, content=b"[" * 100_000)
+    with pytest.raises(IMDSError, match="JSON"):
+        make_client().get_json("/latest/user-data")
+
+
 @pytest.mark.parametrize(
     "path",
     ["http://evil/", "//evil/x", "../../etc", "a/../../b", "a\r\nX-Injected: 1", "a\x00", "a b"],
