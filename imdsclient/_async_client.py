@@ -191,7 +191,16 @@ class AsyncIMDSClient(ClientBase):
             async with limit:
                 return await self._run(flow)
 
-        return list(await asyncio.gather(*(bounded(flow) for flow in effect.flows)))
+        tasks = [asyncio.ensure_future(bounded(flow)) for flow in effect.flows]
+        try:
+            return list(await asyncio.gather(*tasks))
+        except BaseException:
+            # gather() leaves the siblings of a failed flow running: stop them, as the sync
+            # shell would never have started them, so nothing is sent after the call returns.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:

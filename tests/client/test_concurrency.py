@@ -11,7 +11,7 @@ import httpx
 import pytest
 import respx
 
-from imdsclient import AsyncIMDSClient, IMDSClient
+from imdsclient import AsyncIMDSClient, EndpointDisabledError, IMDSClient
 from imdsclient._protocol import TTL_HEADER
 from imdsclient.testing import FakeClock
 from tests.conftest import ENDPOINT
@@ -81,3 +81,27 @@ def test_tasks_share_one_token_fetch(imds: respx.Router, clock: FakeClock) -> No
 
     assert asyncio.run(main()) == ["i-1"] * TASKS * 2
     assert puts(imds) == 2
+
+
+def test_a_failed_async_crawl_leaves_no_request_running(imds: respx.Router) -> None:
+    """When one read of a dump fails, the async shell cancels its siblings before raising."""
+    imds.put(TOKEN).respond(200, text="tok", headers={TTL_HEADER: "21600"})
+    imds.get("/latest/meta-data/").respond(200, text="\n".join(f"k{i}" for i in range(20)))
+    imds.get("/latest/meta-data/k0").respond(403)
+
+    async def slow_leaf(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.01)
+        return httpx.Response(200, text="v")
+
+    leaves = imds.get(url__regex=r"/k[0-9]+$").mock(side_effect=slow_leaf)
+
+    async def main() -> tuple[int, int]:
+        async with AsyncIMDSClient(endpoint=ENDPOINT) as client:
+            with pytest.raises(EndpointDisabledError):
+                await client.dump()
+            left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            sent = leaves.call_count
+            await asyncio.sleep(0.1)  # anything still running would send now
+            return len(left), leaves.call_count - sent
+
+    assert asyncio.run(main()) == (0, 0)
