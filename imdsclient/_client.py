@@ -187,7 +187,8 @@ class IMDSClient(ClientBase):
     def _client(self) -> httpx.Client:
         if self._http is None:
             raise RuntimeError("This IMDSClient is closed; create a new one.")
-        if self._pid != os.getpid():  # forked: never share the parent's connections
+        if self._pid != os.getpid():  # forked: never share the parent's connections or lock
+            # The parent's lock may have been held by a thread that does not exist here.
             self._pid, self._lock = os.getpid(), threading.Lock()
             self._http = sync_client(self.config.base_url, self.config.timeout)
         return self._http
@@ -219,6 +220,7 @@ class IMDSClient(ClientBase):
         plan, grant = tokens.plan(clock.monotonic(), stale=effect.stale)
         if plan is Plan.USE:
             return grant
+        self._client()  # after a fork, replace the lock before waiting on it
         with self._lock:  # single flight: whoever waited here finds the fresh token
             plan, grant = tokens.plan(clock.monotonic(), stale=effect.stale)
             if plan is Plan.USE:

@@ -105,3 +105,23 @@ def test_a_failed_async_crawl_leaves_no_request_running(imds: respx.Router) -> N
             return len(left), leaves.call_count - sent
 
     assert asyncio.run(main()) == (0, 0)
+
+
+def test_a_forked_child_does_not_inherit_a_held_token_lock(imds: respx.Router) -> None:
+    """A child forked while a parent thread fetched a token gets its own lock, not a deadlock."""
+    imds.put(TOKEN).respond(200, text="tok", headers={TTL_HEADER: "21600"})
+    client = IMDSClient(endpoint=ENDPOINT)
+    parent_lock = client._lock
+    parent_lock.acquire()  # held by a parent thread that does not exist in the child
+    client._pid = -1  # what the child sees: the pid recorded is not its own
+    values: list[str] = []
+    child = threading.Thread(target=lambda: values.append(client.get("instance-id")), daemon=True)
+    child.start()
+    child.join(timeout=5)
+    deadlocked = child.is_alive()
+    if deadlocked:  # let the stuck thread finish
+        parent_lock.release()
+        child.join(timeout=5)
+    client.close()
+    assert not deadlocked
+    assert values == ["i-1"]
