@@ -31,6 +31,7 @@ MAX_BODY = 1024 * 1024
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 _REQUEST_LINE = re.compile(r"([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\S+) HTTP/(1\.[01])")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_DIGITS = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() also accepts "²", which int() refuses
 
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -322,7 +323,7 @@ class IMDSSimulator(SimulatorState):
         if "transfer-encoding" in headers:
             raise _BadRequest(400, method, target)  # IMDS requests have no body worth chunking
         raw_length = headers.get("content-length", "0")
-        if not raw_length.isdigit():
+        if not _DIGITS.fullmatch(raw_length):
             raise _BadRequest(400, method, target)
         length = int(raw_length)
         if length > MAX_BODY:

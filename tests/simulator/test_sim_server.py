@@ -120,6 +120,7 @@ def test_put_body_is_consumed_and_connection_reused(sim: IMDSSimulator) -> None:
         (b"GET /latest/meta-data/ HTTP/1.1\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nHost: x\r\nbad header line\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400),
+        (b"PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: \xb2\r\n\r\n", 400),  # superscript 2
         (b"PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
         (b"PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n", 413),
         (b"BREW /pot HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 405),
