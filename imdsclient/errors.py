@@ -220,3 +220,7 @@ class ConfigError(ValueError):
         self.source = source
         self.reason = reason
         super().__init__(f"Invalid {setting} {value!r} (from {source}): {reason}")
+
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[object, ...]]:
+        """Pickle with the constructor's arguments (the default passes only the message)."""
+        return type(self), (self.setting, self.value, self.source, self.reason)

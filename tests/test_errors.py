@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import re
 from pathlib import Path
 
@@ -115,3 +116,14 @@ def test_docs_page_exit_codes_match_the_cli_table() -> None:
         for match in re.finditer(r"^\| `(\w+Error)`.*\| (\d+) \|$", page, re.MULTILINE)
     }
     assert shown == {cls.__name__: code for cls, code in ERROR_CODES.items()}
+
+
+def test_errors_survive_pickling() -> None:
+    """Errors cross process boundaries (multiprocessing) with their type, text and fields."""
+    config_error = errors.ConfigError("timeout", "abc", "environment variable X", "not a number")
+    credentials_error = errors.CredentialsError("no", status=200, path="/p", code="C", detail="d")
+    for error in (config_error, credentials_error, errors.EndpointDisabledError("x", status=403)):
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is type(error)
+        assert str(copy) == str(error)
+        assert vars(copy) == vars(error)
