@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any, Callable
 
 from imdsclient._cli import _exit_codes as codes
-from imdsclient._cli._commands import COMMANDS
+from imdsclient._cli._commands import COMMANDS, OutputError, flush_stdout
 from imdsclient.errors import IMDSError
 
 __all__ = ["build_parser", "main"]
@@ -269,6 +269,20 @@ def _fail(message: str, code: int) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code (see ``--help`` and ``docs/cli.md``)."""
+    if sys.stderr is not None:
+        return _main(argv)
+    # stderr closed (`2>&-`): print() would fall back to stdout and mix messages into values.
+    import os
+
+    with open(os.devnull, "w", encoding="utf-8") as devnull:
+        sys.stderr = devnull
+        try:
+            return _main(argv)
+        finally:
+            sys.stderr = None
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -285,7 +299,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             simulator = IMDSSimulator().start()
             args.endpoint = simulator.url
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        flush_stdout()  # a full disk or closed pipe shows here, not at interpreter exit
+        return code
     except KeyboardInterrupt:
         print(file=sys.stderr)
         return codes.INTERRUPTED
@@ -298,6 +314,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # stdout closed early, e.g. `imdsclient dump | head`
         _silence_stdout()
         return codes.BROKEN_PIPE
+    except OutputError as exc:  # stdout closed (`>&-`) or failing (`>/dev/full`)
+        _silence_stdout()
+        return _fail(str(exc), codes.PROBLEM)
     finally:
         if simulator is not None:
             simulator.stop()

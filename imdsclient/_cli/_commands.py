@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import sys
 import time
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from imdsclient._cli import _exit_codes as codes
 from imdsclient.errors import HINTS, IMDSError, MetadataNotFoundError
@@ -21,7 +22,7 @@ from imdsclient.errors import HINTS, IMDSError, MetadataNotFoundError
 if TYPE_CHECKING:
     from imdsclient._client import IMDSClient
 
-__all__ = ["COMMANDS", "Command", "event_records", "watch_events"]
+__all__ = ["COMMANDS", "Command", "OutputError", "event_records", "flush_stdout", "watch_events"]
 
 Command = Callable[[argparse.Namespace], int]
 Record = dict[str, Any]
@@ -45,8 +46,34 @@ def _client(args: argparse.Namespace) -> IMDSClient:
     )
 
 
+class OutputError(Exception):
+    """stdout cannot be written: closed (``>&-``) or refused (a full disk); not a closed pipe."""
+
+
+@contextlib.contextmanager
+def _writing() -> Iterator[TextIO]:
+    """stdout, with write failures other than a closed pipe turned into :class:`OutputError`."""
+    out = sys.stdout
+    if out is None:
+        raise OutputError("cannot write to stdout: it is closed")
+    try:
+        yield out
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"cannot write to stdout: {exc.strerror or exc}") from exc
+
+
 def _print(text: str) -> None:
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    with _writing() as out:
+        out.write(text if text.endswith("\n") else text + "\n")
+
+
+def flush_stdout() -> None:
+    """Flush stdout now, so a failing flush is an error here rather than at interpreter exit."""
+    if sys.stdout is not None:
+        with _writing() as out:
+            out.flush()
 
 
 def _print_json(value: object, *, compact: bool = False) -> None:
@@ -146,9 +173,10 @@ def cmd_user_data(args: argparse.Namespace) -> int:
             path="/latest/user-data",
             hint=HINTS["not_found"],
         )
-    sys.stdout.flush()
-    sys.stdout.buffer.write(data)
-    sys.stdout.buffer.flush()
+    with _writing() as out:
+        out.flush()
+        out.buffer.write(data)
+        out.buffer.flush()
     return codes.OK
 
 
@@ -222,7 +250,7 @@ def cmd_events(args: argparse.Namespace) -> int:
 
     def emit(record: Record) -> None:
         _print(_format_record(record, args.json))
-        sys.stdout.flush()
+        flush_stdout()
 
     def warn(message: str) -> None:
         print(f"imdsclient: warning: {message}", file=sys.stderr)
@@ -280,7 +308,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         serve(
             args.host,
             args.port,
-            out=sys.stdout,
+            out=sys.stdout if sys.stdout is not None else io.StringIO(),  # `>&-`: just serve
             http_tokens=args.http_tokens,
             endpoint_enabled=not args.disabled,
             legacy=args.legacy,

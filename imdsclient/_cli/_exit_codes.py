@@ -62,7 +62,7 @@ ERROR_CODES: dict[type[Exception], int] = {cls: code for cls, code, _ in _ERRORS
 #: (code, cause, meaning), in code order: what ``--help`` and ``docs/cli.md`` show.
 EXIT_CODES: tuple[tuple[int, str, str], ...] = (
     (OK, "success", "the command did what was asked"),
-    (PROBLEM, "problem", "`doctor` found a problem, or `serve` could not listen"),
+    (PROBLEM, "problem", "`doctor` found a problem, `serve` could not listen, or stdout failed"),
     (USAGE, "usage", "bad command line, invalid path (ValueError) or setting (ConfigError)"),
     *((code, cls.__name__, meaning) for cls, code, meaning in _ERRORS),
     (INTERRUPTED, "interrupted", "Ctrl-C (SIGINT)"),

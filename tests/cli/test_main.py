@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import io
+import sys
+from typing import Any
 
 import pytest
 
@@ -239,3 +243,50 @@ def test_main_leaves_the_logger_as_it_found_it(capsys: pytest.CaptureFixture[str
     main(["get", "a b"])
     assert (logger.level, list(logger.handlers)) == before
     capsys.readouterr()
+
+
+class _FullDisk(io.StringIO):
+    """A stdout on a full disk: every write fails with ENOSPC."""
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize("stdout", [None, _FullDisk()], ids=["closed", "full"])
+def test_unwritable_stdout_is_one_message_and_exit_1(
+    cli: Cli, imds_simulator: IMDSSimulator, monkeypatch: pytest.MonkeyPatch, stdout: object
+) -> None:
+    """stdout closed (`>&-`) or failing (`>/dev/full`): one line on stderr, exit 1, no crash."""
+    monkeypatch.setattr(sys, "stdout", stdout)
+    result = cli("--endpoint", imds_simulator.url, "get", "instance-id")
+    assert result.code == codes.PROBLEM
+    assert result.err.startswith("imdsclient: error: cannot write to stdout")
+    assert len(result.err.splitlines()) == 1
+
+
+def test_closed_stderr_keeps_the_error_message_off_stdout(
+    cli: Cli, imds_simulator: IMDSSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With stderr closed (`2>&-`) the error is lost, never printed where the value would be."""
+    monkeypatch.setattr(sys, "stderr", None)
+    result = cli("--endpoint", imds_simulator.url, "get", "no-such-thing")
+    assert (result.code, result.out) == (15, "")
+
+
+def test_serve_with_stdout_closed_still_serves(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`serve >&- &` runs the simulator without its URL line instead of crashing."""
+    import threading
+
+    import imdsclient.testing
+
+    real_serve = imdsclient.testing.serve
+    stopped = threading.Event()
+    stopped.set()  # serve() returns as soon as it has started and printed
+
+    def serve_once(host: str, port: int, **knobs: Any) -> None:
+        real_serve(host, port, stop=stopped, **knobs)
+
+    monkeypatch.setattr(imdsclient.testing, "serve", serve_once)
+    monkeypatch.setattr(sys, "stdout", None)
+    result = cli("serve", "--port", "0")
+    assert (result.code, result.err) == (0, "")
