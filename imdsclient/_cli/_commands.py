@@ -69,6 +69,14 @@ def _print(text: str) -> None:
         out.write(text if text.endswith("\n") else text + "\n")
 
 
+def _write_bytes(data: bytes) -> None:
+    """Exact bytes to stdout, nothing added."""
+    with _writing() as out:
+        out.flush()
+        out.buffer.write(data)
+        out.buffer.flush()
+
+
 def flush_stdout() -> None:
     """Flush stdout now, so a failing flush is an error here rather than at interpreter exit."""
     if sys.stdout is not None:
@@ -98,9 +106,15 @@ def _print_fields(fields: Mapping[str, object]) -> None:
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    """``get PATH``: the value alone."""
+    """``get PATH``: the value alone; one that is not UTF-8 text exactly as served."""
     with _client(args) as imds:
-        _print(imds.get(args.path))
+        data = imds.get_bytes(args.path)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:  # e.g. gzipped user-data: binary safe, like `user-data`
+        _write_bytes(data)
+        return codes.OK
+    _print(text)
     return codes.OK
 
 
@@ -173,10 +187,7 @@ def cmd_user_data(args: argparse.Namespace) -> int:
             path="/latest/user-data",
             hint=HINTS["not_found"],
         )
-    with _writing() as out:
-        out.flush()
-        out.buffer.write(data)
-        out.buffer.flush()
+    _write_bytes(data)
     return codes.OK
 
 

@@ -136,6 +136,18 @@ def test_user_data_is_written_byte_for_byte(
     assert capsysbinary.readouterr().out == payload
 
 
+def test_get_writes_a_value_that_is_not_utf8_byte_for_byte(
+    imds_simulator: IMDSSimulator, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    """`get /latest/user-data` with binary user-data: the exact bytes, not an error."""
+    from imdsclient._cli import main
+
+    payload = b"\x1f\x8b\x08\x00binary\xff\x00"
+    imds_simulator.set("/latest/user-data", payload)
+    code = main(["--endpoint", imds_simulator.url, "get", "/latest/user-data"])
+    assert (code, capsysbinary.readouterr().out) == (0, payload)
+
+
 def test_missing_user_data_exits_15(cli: Cli, imds_simulator: IMDSSimulator) -> None:
     """No user-data: exit 15, nothing on stdout."""
     imds_simulator.delete("/latest/user-data")
