@@ -65,8 +65,14 @@ def _writing() -> Iterator[TextIO]:
 
 
 def _print(text: str) -> None:
+    line = text if text.endswith("\n") else text + "\n"
     with _writing() as out:
-        out.write(text if text.endswith("\n") else text + "\n")
+        try:
+            out.write(line)
+        except UnicodeEncodeError:  # stdout not UTF-8 (PYTHONIOENCODING=ascii): pass IMDS's through
+            out.flush()
+            out.buffer.write(line.encode("utf-8", "surrogateescape"))
+            out.buffer.flush()
 
 
 def _write_bytes(data: bytes) -> None:

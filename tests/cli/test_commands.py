@@ -148,6 +148,24 @@ def test_get_writes_a_value_that_is_not_utf8_byte_for_byte(
     assert (code, capsysbinary.readouterr().out) == (0, payload)
 
 
+@pytest.mark.parametrize("argv", [["get", "hostname"], ["dump"]])
+def test_text_reaches_a_stdout_that_is_not_utf8_as_utf8(
+    imds_simulator: IMDSSimulator, monkeypatch: pytest.MonkeyPatch, argv: list[str]
+) -> None:
+    """PYTHONIOENCODING=ascii or a Latin-1 locale: IMDS's UTF-8 passes through, not exit 2."""
+    import io
+    import sys
+
+    from imdsclient._cli import main
+
+    imds_simulator.set("hostname", "h\u00e9te-\u2603")
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="ascii")
+    monkeypatch.setattr(sys, "stdout", stdout)
+    code = main(["--endpoint", imds_simulator.url, *argv])
+    assert code == 0
+    assert "h\u00e9te-\u2603".encode() in stdout.buffer.getvalue()  # type: ignore[attr-defined]
+
+
 def test_missing_user_data_exits_15(cli: Cli, imds_simulator: IMDSSimulator) -> None:
     """No user-data: exit 15, nothing on stdout."""
     imds_simulator.delete("/latest/user-data")
