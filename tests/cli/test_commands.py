@@ -163,7 +163,7 @@ def test_text_reaches_a_stdout_that_is_not_utf8_as_utf8(
     monkeypatch.setattr(sys, "stdout", stdout)
     code = main(["--endpoint", imds_simulator.url, *argv])
     assert code == 0
-    assert "h\u00e9te-\u2603".encode() in stdout.buffer.getvalue()  # type: ignore[attr-defined]
+    assert "h\u00e9te-\u2603".encode() in stdout.buffer.getvalue()
 
 
 def test_missing_user_data_exits_15(cli: Cli, imds_simulator: IMDSSimulator) -> None:
