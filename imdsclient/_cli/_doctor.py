@@ -260,17 +260,20 @@ def check_firewall(runner: CommandRunner, targets: Sequence[str], uid: int | Non
     listed = 0
     missing = 0  # tools that are not installed at all
     v4 = [t for t in targets if ":" not in t]
-    for argv in (("iptables", "-S", "OUTPUT"), ("iptables-save",)):
+    # iptables-save lists every table and chain (a DROP may sit in raw, or in a chain OUTPUT
+    # jumps to); without it, `iptables -S` still lists every chain of the filter table.
+    iptables_missing = True
+    for argv in (("iptables-save",), ("iptables", "-S")):
         code, out, err = runner.run(argv)
         if code == 0:
             listed += 1
             rules += _firewall.parse_iptables(out, v4, uid=uid)
             evidence.append(f"`{' '.join(argv)}`: {len(out.splitlines())} lines read")
+            iptables_missing = False
             break
         evidence.append(_tool_failure(argv, code, err))
-        if code == 127:
-            missing += 1
-            break  # no iptables, no iptables-save
+        iptables_missing = iptables_missing and code == 127
+    missing += iptables_missing
     nft = ("nft", "-a", "list", "ruleset")
     code, out, err = runner.run(nft)
     if code == 0:

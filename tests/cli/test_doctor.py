@@ -34,6 +34,18 @@ DENIED_IPTABLES = (
     "iptables v1.8.7 (nf_tables): Could not fetch rule set generation id: "
     "Permission denied (you must be root)\n"
 )
+IPTABLES_SAVE = """\
+*raw
+:OUTPUT ACCEPT [0:0]
+-A OUTPUT -d 169.254.169.254/32 -j DROP
+COMMIT
+*filter
+:OUTPUT ACCEPT [0:0]
+:IMDS - [0:0]
+-A OUTPUT -j IMDS
+-A IMDS -d 169.254.169.254/32 -p tcp -j REJECT
+COMMIT
+"""
 NFT_RULESET = """\
 table inet filter { # handle 3
 	chain output { # handle 2
@@ -96,7 +108,7 @@ def test_a_problem_makes_doctor_exit_1_and_says_so(
     cli: Cli, imds_simulator: IMDSSimulator, runner: FakeRunner
 ) -> None:
     """The text report shows verdict, evidence and fix, then the list of problems."""
-    runner.outputs[("iptables", "-S", "OUTPUT")] = (0, f"-P OUTPUT ACCEPT\n{RULE}\n", "")
+    runner.outputs[("iptables-save",)] = (0, f"-P OUTPUT ACCEPT\n{RULE}\n", "")
     result = cli("--endpoint", imds_simulator.url, "doctor")
     assert result.code == 1
     assert "[problem] 3. firewall: 1 firewall rule blocks IMDS" in result.out
@@ -276,15 +288,35 @@ def test_proxy_credentials_are_never_shown() -> None:
 
 def test_firewall_rule_is_shown_with_the_exact_delete_command(runner: FakeRunner) -> None:
     """The recorded REJECT rule becomes a problem whose fix is the exact `iptables -D`."""
-    runner.outputs[("iptables", "-S", "OUTPUT")] = (0, f"-P OUTPUT ACCEPT\n{RULE}\n", "")
+    runner.outputs[("iptables-save",)] = (0, f"-P OUTPUT ACCEPT\n{RULE}\n", "")
     check = _doctor.check_firewall(runner, ["169.254.169.254"], 1000)
     assert check.status == "problem"
     assert check.fix == [DELETE]
 
 
+def test_rules_in_other_chains_and_tables_are_found(runner: FakeRunner) -> None:
+    """A DROP in a chain OUTPUT jumps to, and one in the raw table: both found, exact deletes."""
+    runner.outputs[("iptables", "-S", "OUTPUT")] = (0, "-P OUTPUT ACCEPT\n-A OUTPUT -j IMDS\n", "")
+    runner.outputs[("iptables-save",)] = (0, IPTABLES_SAVE, "")
+    check = _doctor.check_firewall(runner, ["169.254.169.254"], 1000)
+    assert check.status == "problem"
+    assert check.fix == [
+        "sudo iptables -t raw -D OUTPUT -d 169.254.169.254/32 -j DROP",
+        "sudo iptables -D IMDS -d 169.254.169.254/32 -p tcp -j REJECT",
+    ]
+
+
+def test_without_iptables_save_every_filter_chain_is_listed(runner: FakeRunner) -> None:
+    """iptables-save missing: `iptables -S` (all chains), not just the OUTPUT chain."""
+    runner.outputs[("iptables", "-S", "OUTPUT")] = (0, "-P OUTPUT ACCEPT\n-A OUTPUT -j IMDS\n", "")
+    runner.outputs[("iptables", "-S")] = (0, "-N IMDS\n-A IMDS -d 169.254.169.254/32 -j DROP\n", "")
+    check = _doctor.check_firewall(runner, ["169.254.169.254"], 1000)
+    assert check.fix == ["sudo iptables -D IMDS -d 169.254.169.254/32 -j DROP"]
+
+
 def test_empty_rules_are_ok(runner: FakeRunner) -> None:
     """iptables lists only the policy and nft an empty ruleset: ok."""
-    runner.outputs[("iptables", "-S", "OUTPUT")] = (0, "-P OUTPUT ACCEPT\n", "")
+    runner.outputs[("iptables-save",)] = (0, "-P OUTPUT ACCEPT\n", "")
     runner.outputs[("nft", "-a", "list", "ruleset")] = (0, "", "")
     check = _doctor.check_firewall(runner, ["169.254.169.254"], 1000)
     assert check.status == "ok"
@@ -297,13 +329,13 @@ def test_nft_rule_is_shown_with_its_handle_delete(runner: FakeRunner) -> None:
     check = _doctor.check_firewall(runner, ["169.254.169.254"], 1000)
     assert check.status == "problem"
     assert check.fix == ["sudo nft delete rule inet filter output handle 5"]
-    assert "`iptables -S OUTPUT`: not installed" in check.evidence
+    assert "`iptables-save`: not installed" in check.evidence
 
 
 def test_permission_denied_is_skipped_with_the_message(runner: FakeRunner) -> None:
     """Not root: iptables, iptables-save and nft fail; skipped, showing why and what to do."""
-    runner.outputs[("iptables", "-S", "OUTPUT")] = (4, "", DENIED_IPTABLES)
     runner.outputs[("iptables-save",)] = (1, "", DENIED_IPTABLES)
+    runner.outputs[("iptables", "-S")] = (4, "", DENIED_IPTABLES)
     runner.outputs[("nft", "-a", "list", "ruleset")] = (1, "", "Error: Operation not permitted\n")
     check = _doctor.check_firewall(runner, ["169.254.169.254"], 1000)
     assert check.status == "skipped"
@@ -313,12 +345,11 @@ def test_permission_denied_is_skipped_with_the_message(runner: FakeRunner) -> No
 
 
 def test_missing_tools_are_skipped(runner: FakeRunner) -> None:
-    """No iptables and no nft: skipped without a misleading fix; iptables-save is not tried."""
+    """No iptables and no nft: skipped without a misleading fix."""
     check = _doctor.check_firewall(runner, ["169.254.169.254"], 1000)
     assert check.status == "skipped"
     assert "neither iptables nor nft is installed" in check.summary
     assert check.fix == []
-    assert ("iptables-save",) not in runner.calls
     assert "`nft -a list ruleset`: not installed" in check.evidence
 
 
