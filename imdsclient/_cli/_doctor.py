@@ -186,7 +186,9 @@ def check_config(
 
 def _redact(url: str) -> str:
     """Hide user:password in a proxy URL (``http://user:pw@proxy:3128`` → ``http://***@proxy:3128``)."""
-    scheme, sep, rest = url.rpartition("://")
+    scheme, sep, rest = url.partition("://")  # the first "://": a password may contain one
+    if not sep:
+        scheme, rest = "", url
     if "@" not in rest:
         return url
     return f"{scheme}{sep}***@{rest.rsplit('@', 1)[1]}"

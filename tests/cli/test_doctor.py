@@ -283,6 +283,19 @@ def test_proxy_credentials_are_never_shown() -> None:
     assert check.evidence == ["HTTP_PROXY=http://***@proxy:3128"]
 
 
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://alice:pa://ss@proxy:3128", "http://***@proxy:3128"),
+        ("alice:s3cr3t@proxy:3128", "***@proxy:3128"),
+    ],
+)
+def test_proxy_passwords_of_any_shape_are_never_shown(url: str, shown: str) -> None:
+    """A password containing `://`, or a proxy URL without a scheme, is still fully masked."""
+    check = _doctor.check_proxy({"HTTP_PROXY": url})
+    assert check.evidence == [f"HTTP_PROXY={shown}"]
+
+
 # -- firewall through the runner ------------------------------------------------------------
 
 
