@@ -236,7 +236,11 @@ class AsyncIMDSClient(ClientBase):
             return grant
         if self._lock is None:
             self._lock = asyncio.Lock()
+        ticket = tokens.ticket()
         async with self._lock:  # single flight: whoever waited here finds the fresh token
+            failed = tokens.failure_since(ticket)
+            if failed is not None:
+                raise failed  # the fetch this call waited for failed
             plan, grant = tokens.plan(clock.monotonic(), stale=effect.stale)
             if plan is Plan.USE:
                 return grant

@@ -221,7 +221,11 @@ class IMDSClient(ClientBase):
         if plan is Plan.USE:
             return grant
         self._client()  # after a fork, replace the lock before waiting on it
+        ticket = tokens.ticket()
         with self._lock:  # single flight: whoever waited here finds the fresh token
+            failed = tokens.failure_since(ticket)
+            if failed is not None:
+                raise failed  # the fetch this call waited for failed
             plan, grant = tokens.plan(clock.monotonic(), stale=effect.stale)
             if plan is Plan.USE:
                 return grant

@@ -100,7 +100,20 @@ def need_token(*, stale: int | None = None, single_attempt: bool = False) -> Flo
 
 
 def token_flow(session: Session, *, single_attempt: bool = False) -> Flow[Grant]:
-    """Fetch a token; the shell runs this under its lock, so one runs at a time."""
+    """Fetch a token; the shell runs this under its lock, so one runs at a time.
+
+    A failure is recorded for the callers waiting on the lock, who share it; not a failure of
+    one quick attempt (``is_available``), which those callers would have retried.
+    """
+    try:
+        return (yield from _fetch_token(session, single_attempt=single_attempt))
+    except IMDSError as exc:
+        if not single_attempt:
+            session.tokens.fail(exc)
+        raise
+
+
+def _fetch_token(session: Session, *, single_attempt: bool) -> Flow[Grant]:
     result = yield from send(token_request(session.config.token_ttl), single_attempt=single_attempt)
     outcome = classify(result, path=TOKEN_PATH, endpoint_seen=session.endpoint_seen)
     now = session.clock.monotonic()

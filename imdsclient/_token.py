@@ -2,13 +2,18 @@
 
 Pure decisions against times passed in; the shells hold the lock that makes refreshes single
 flight.  A *generation* number changes on every store, drop or fallback, so a caller that saw a
-token fail can tell whether someone else has already replaced it.
+token fail can tell whether someone else has already replaced it.  A *ticket* (the count of
+finished fetches) taken before waiting on the lock tells a waiter whether the fetch it waited
+for failed: then it shares that error instead of repeating the fetch.
 """
 
 from __future__ import annotations
 
+import copy
 import enum
 from dataclasses import dataclass
+
+from imdsclient.errors import IMDSError
 
 __all__ = ["FALLBACK_RECHECK_SECONDS", "Grant", "Plan", "TokenState", "refresh_margin"]
 
@@ -45,6 +50,8 @@ class TokenState:
         self._v1_until = 0.0
         self.fallback_reason = ""
         self.generation = 0
+        self._fetches = 0  # fetches finished, successful or not
+        self._failure: IMDSError | None = None  # the error of the last one, if it failed
 
     def plan(self, now: float, *, stale: int | None = None) -> tuple[Plan, Grant]:
         """Decide whether a token fetch is needed.
@@ -61,6 +68,29 @@ class TokenState:
             return Plan.USE, grant
         return Plan.FETCH, grant
 
+    def ticket(self) -> int:
+        """Taken before waiting for the lock; see :meth:`failure_since`."""
+        return self._fetches
+
+    def failure_since(self, ticket: int) -> IMDSError | None:
+        """A copy of the error of the last fetch, if one finished since ``ticket`` and failed.
+
+        Whoever waited while a fetch failed shares its error (single flight for failures too):
+        off EC2, a thousand waiters must not each wait out a connect timeout in turn.
+        """
+        if self._fetches == ticket or self._failure is None:
+            return None
+        return copy.copy(self._failure)
+
+    def fail(self, error: IMDSError) -> None:
+        """A fetch failed with ``error``; the token and any IMDSv1 decision stay as they were."""
+        self._failure = error
+        self._fetches += 1
+
+    def _finished(self) -> None:
+        self._failure = None
+        self._fetches += 1
+
     def store(self, token: str, ttl: int, now: float) -> Grant:
         """Keep a fresh token; IMDSv2 works, so any IMDSv1 decision is over."""
         self._token = token
@@ -68,6 +98,7 @@ class TokenState:
         self._v1_until = 0.0
         self.fallback_reason = ""
         self.generation += 1
+        self._finished()
         return Grant(token, self.generation)
 
     def fall_back(self, reason: str, now: float) -> Grant:
@@ -76,6 +107,7 @@ class TokenState:
         self._v1_until = now + FALLBACK_RECHECK_SECONDS
         self.fallback_reason = reason
         self.generation += 1
+        self._finished()
         return Grant(None, self.generation)
 
     def clear(self) -> None:

@@ -11,7 +11,13 @@ import httpx
 import pytest
 import respx
 
-from imdsclient import AsyncIMDSClient, EndpointDisabledError, IMDSClient
+from imdsclient import (
+    AsyncIMDSClient,
+    EndpointDisabledError,
+    IMDSClient,
+    IMDSError,
+    IMDSTimeoutError,
+)
 from imdsclient._protocol import TTL_HEADER
 from imdsclient.testing import FakeClock
 from tests.conftest import ENDPOINT
@@ -125,3 +131,72 @@ def test_a_forked_child_does_not_inherit_a_held_token_lock(imds: respx.Router) -
     client.close()
     assert not deadlocked
     assert values == ["i-1"]
+
+
+def test_threads_waiting_on_a_failed_token_fetch_share_its_error(
+    imds: respx.Router, clock: FakeClock
+) -> None:
+    """Threads queued behind a token fetch that fails get its error; they do not each retry it."""
+    client = IMDSClient(endpoint=ENDPOINT, clock=clock)
+    asked = threading.Semaphore(0)
+    ticket = client._session.tokens.ticket
+
+    def counting_ticket() -> int:  # taken by each thread just before it waits on the lock
+        try:
+            return ticket()
+        finally:
+            asked.release()
+
+    client._session.tokens.ticket = counting_ticket  # type: ignore[method-assign]
+
+    first = threading.Lock()
+
+    def unreachable(request: httpx.Request) -> httpx.Response:
+        if first.acquire(blocking=False):  # wait until every thread is queued on the token lock
+            for _ in range(THREADS):
+                assert asked.acquire(timeout=10)
+        raise httpx.ConnectTimeout("no route", request=request)
+
+    imds.put(TOKEN).mock(side_effect=unreachable)
+
+    def get(_: int) -> BaseException | str:
+        try:
+            return client.get("instance-id")
+        except IMDSError as exc:
+            return exc
+
+    with client, ThreadPoolExecutor(THREADS) as pool:
+        outcomes = list(pool.map(get, range(THREADS)))
+    assert all(isinstance(o, IMDSTimeoutError) for o in outcomes)
+    assert puts(imds) == 1
+
+
+def test_tasks_waiting_on_a_failed_token_fetch_share_its_error(
+    imds: respx.Router, clock: FakeClock
+) -> None:
+    """Tasks queued behind a token fetch that fails get its error; a later call fetches anew."""
+    events: list[asyncio.Event] = []
+
+    async def unreachable_once(request: httpx.Request) -> httpx.Response:
+        if len(events) == 1:  # the first PUT waits until every task is queued, then fails
+            events.append(asyncio.Event())
+            await events[0].wait()
+            raise httpx.ConnectTimeout("no route", request=request)
+        return httpx.Response(200, text="tok", headers={TTL_HEADER: "21600"})
+
+    imds.put(TOKEN).mock(side_effect=unreachable_once)
+
+    async def main() -> tuple[list[BaseException | str], str]:
+        events.append(asyncio.Event())
+        async with AsyncIMDSClient(endpoint=ENDPOINT, clock=clock) as client:
+            tasks = [asyncio.ensure_future(client.get("instance-id")) for _ in range(TASKS)]
+            await asyncio.sleep(0)  # let every task reach the token lock
+            events[0].set()
+            outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+            assert puts(imds) == 1
+            return outcomes, await client.get("instance-id")
+
+    outcomes, later = asyncio.run(main())
+    assert all(isinstance(o, IMDSTimeoutError) for o in outcomes)
+    assert later == "i-1"
+    assert puts(imds) == 2

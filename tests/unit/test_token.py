@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from imdsclient._token import FALLBACK_RECHECK_SECONDS, Plan, TokenState, refresh_margin
+from imdsclient.errors import IMDSConnectionError
 
 
 def test_empty_state_needs_a_fetch() -> None:
@@ -64,3 +65,18 @@ def test_clear_forgets_and_moves_the_generation() -> None:
     assert plan is Plan.FETCH
     assert now_grant.token is None
     assert now_grant.generation != grant.generation
+
+
+def test_a_failed_fetch_is_shared_only_with_those_who_waited_for_it() -> None:
+    """Tickets taken before a failure see (a copy of) it; later tickets and successes do not."""
+    state = TokenState()
+    waited = state.ticket()
+    error = IMDSConnectionError("connection failed", path="/latest/api/token")
+    state.fail(error)
+    shared = state.failure_since(waited)
+    assert isinstance(shared, IMDSConnectionError)
+    assert shared is not error
+    assert str(shared) == str(error)
+    assert state.failure_since(state.ticket()) is None  # arrived after the failure: fetch again
+    state.store("t", 21600, now=0.0)
+    assert state.failure_since(waited) is None  # a success since then: use the token
