@@ -40,7 +40,7 @@ class ClientBase:
             endpoint_mode: ``"IPv4"`` or ``"IPv6"`` when no endpoint is given.
             timeout: Seconds per attempt, for connecting and for reading.
             num_attempts: Attempts per request for transient failures (throttling gets at
-                least six).
+                least ten).
             token_ttl: Lifetime asked for each IMDSv2 token, 1..21600 seconds.
             v1_fallback: ``False`` never sends a request without a token.
             disabled: ``True`` sends nothing and raises ``IMDSDisabledError``.
