@@ -83,8 +83,9 @@ HINTS: dict[str, str] = {
     ),
     "connect": (
         "Could not connect to IMDS. Off EC2 this is expected; on EC2 look for a local firewall "
-        "rule rejecting 169.254.169.254 (`sudo iptables -S OUTPUT`) or a wrong endpoint "
-        "setting; proxies are bypassed by imdsclient. Run `python -m imdsclient doctor`."
+        "rule rejecting 169.254.169.254 (`sudo iptables-save | grep 169.254.169.254`) or a "
+        "wrong endpoint setting; proxies are bypassed by imdsclient. Run "
+        "`python -m imdsclient doctor`."
     ),
     "timeout": (
         "IMDS did not answer in time. Off EC2 this is expected; on EC2 raise "
