@@ -237,13 +237,11 @@ class AsyncIMDSClient(ClientBase):
         if self._lock is None:
             self._lock = asyncio.Lock()
         ticket = tokens.ticket()
-        async with self._lock:  # single flight: whoever waited here finds the fresh token
-            failed = tokens.failure_since(ticket)
-            if failed is not None:
-                raise failed  # the fetch this call waited for failed
-            plan, grant = tokens.plan(clock.monotonic(), stale=effect.stale)
-            if plan is Plan.USE:
-                return grant
+        # Single flight: whoever waited here finds the fresh token (or the shared error).
+        async with self._lock:
+            grant_now = tokens.recheck(ticket, clock.monotonic(), stale=effect.stale)
+            if grant_now is not None:
+                return grant_now
             return await self._run(
                 ops.token_flow(self._session, single_attempt=effect.single_attempt)
             )

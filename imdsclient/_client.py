@@ -222,11 +222,9 @@ class IMDSClient(ClientBase):
             return grant
         self._client()  # after a fork, replace the lock before waiting on it
         ticket = tokens.ticket()
-        with self._lock:  # single flight: whoever waited here finds the fresh token
-            failed = tokens.failure_since(ticket)
-            if failed is not None:
-                raise failed  # the fetch this call waited for failed
-            plan, grant = tokens.plan(clock.monotonic(), stale=effect.stale)
-            if plan is Plan.USE:
-                return grant
+        # Single flight: whoever waited here finds the fresh token (or the shared error).
+        with self._lock:
+            grant_now = tokens.recheck(ticket, clock.monotonic(), stale=effect.stale)
+            if grant_now is not None:
+                return grant_now
             return self._run(ops.token_flow(self._session, single_attempt=effect.single_attempt))

@@ -82,6 +82,17 @@ class TokenState:
             return None
         return copy.copy(self._failure)
 
+    def recheck(self, ticket: int, now: float, *, stale: int | None = None) -> Grant | None:
+        """After waiting for the lock: the grant to use, ``None`` to fetch, or the shared error.
+
+        Raises a copy of the error of a fetch that failed while this caller waited.
+        """
+        failed = self.failure_since(ticket)
+        if failed is not None:
+            raise failed
+        plan, grant = self.plan(now, stale=stale)
+        return grant if plan is Plan.USE else None
+
     def fail(self, error: IMDSError) -> None:
         """A fetch failed with ``error``; the token and any IMDSv1 decision stay as they were."""
         self._failure = error

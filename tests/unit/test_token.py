@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from imdsclient import IMDSTimeoutError
 from imdsclient._token import FALLBACK_RECHECK_SECONDS, Plan, TokenState, refresh_margin
 from imdsclient.errors import IMDSConnectionError
 
@@ -80,3 +83,18 @@ def test_a_failed_fetch_is_shared_only_with_those_who_waited_for_it() -> None:
     assert state.failure_since(state.ticket()) is None  # arrived after the failure: fetch again
     state.store("t", 21600, now=0.0)
     assert state.failure_since(waited) is None  # a success since then: use the token
+
+
+def test_recheck_after_waiting_uses_shares_or_fetches() -> None:
+    """After the lock: a fresh token is used, a failed fetch is shared, otherwise fetch."""
+    state = TokenState()
+    ticket = state.ticket()
+    assert state.recheck(ticket, 0.0) is None  # nothing happened: fetch
+    state.fail(IMDSTimeoutError("PUT timed out"))
+    with pytest.raises(IMDSTimeoutError, match="PUT timed out"):
+        state.recheck(ticket, 0.0)
+    assert state.recheck(state.ticket(), 0.0) is None  # a later caller tries again
+    state.store("t", 600, now=0.0)
+    grant = state.recheck(state.ticket(), 1.0)
+    assert grant is not None
+    assert grant.token == "t"
