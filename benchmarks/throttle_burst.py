@@ -24,15 +24,13 @@ Usage: ``python benchmarks/throttle_burst.py [--quick] [--rounds R] [--throttle-
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import threading
 import time
 from collections import Counter
 
 from _bench import SimulatorProcess, Spread, clean_environment, machine, table
 
-from imdsclient import IMDSClient, IMDSError
-from imdsclient._retry import RetryEvent
+from imdsclient import IMDSClient, IMDSError, RetryEvent, RetryPolicy
 
 THREADS = 32
 
@@ -49,12 +47,8 @@ def burst(rps: int, gets: int, throttle_attempts: int | None) -> dict[str, objec
             with lock:
                 retries += 1
 
-        with IMDSClient(endpoint=sim.url, on_retry=on_retry) as client:
-            if throttle_attempts is not None:
-                policy = client._session.retry_policy
-                client._session.retry_policy = dataclasses.replace(
-                    policy, throttle_attempts=throttle_attempts
-                )
+        policy = RetryPolicy() if throttle_attempts is None else RetryPolicy(throttle_attempts)
+        with IMDSClient(endpoint=sim.url, on_retry=on_retry, retry_policy=policy) as client:
             shares = [gets // THREADS + (i < gets % THREADS) for i in range(THREADS)]
             barrier = threading.Barrier(THREADS + 1)
 

@@ -24,19 +24,18 @@ from imdsclient.errors import (
 )
 
 if TYPE_CHECKING:
-    from imdsclient._async_client import AsyncIMDSClient
-    from imdsclient._client import IMDSClient
-    from imdsclient._config import IMDSConfig
-    from imdsclient._models import (
-        IAMCredentials,
-        IAMInfo,
-        InstanceIdentityDocument,
-        NetworkInterface,
-        PublicKey,
+    from imdsclient._api.events import (
         RebalanceRecommendation,
         ScheduledEvent,
         SpotInstanceAction,
     )
+    from imdsclient._api.iam import IAMCredentials, IAMInfo
+    from imdsclient._api.identity import InstanceIdentityDocument
+    from imdsclient._api.network import NetworkInterface
+    from imdsclient._api.public_keys import PublicKey
+    from imdsclient._async_client import AsyncIMDSClient
+    from imdsclient._client import IMDSClient
+    from imdsclient._config import IMDSConfig
     from imdsclient._retry import RetryEvent, RetryPolicy
 
 __all__ = [
@@ -70,18 +69,18 @@ __all__ = [
 #: Public name -> the private module that defines it; imported on first access.
 _LAZY = {
     "AsyncIMDSClient": "imdsclient._async_client",
-    "IAMCredentials": "imdsclient._models",
-    "IAMInfo": "imdsclient._models",
+    "IAMCredentials": "imdsclient._api.iam",
+    "IAMInfo": "imdsclient._api.iam",
     "IMDSClient": "imdsclient._client",
     "IMDSConfig": "imdsclient._config",
-    "InstanceIdentityDocument": "imdsclient._models",
-    "NetworkInterface": "imdsclient._models",
-    "PublicKey": "imdsclient._models",
-    "RebalanceRecommendation": "imdsclient._models",
+    "InstanceIdentityDocument": "imdsclient._api.identity",
+    "NetworkInterface": "imdsclient._api.network",
+    "PublicKey": "imdsclient._api.public_keys",
+    "RebalanceRecommendation": "imdsclient._api.events",
     "RetryEvent": "imdsclient._retry",
     "RetryPolicy": "imdsclient._retry",
-    "ScheduledEvent": "imdsclient._models",
-    "SpotInstanceAction": "imdsclient._models",
+    "ScheduledEvent": "imdsclient._api.events",
+    "SpotInstanceAction": "imdsclient._api.events",
     "__version__": "imdsclient._version",
 }
 

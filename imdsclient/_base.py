@@ -48,7 +48,8 @@ class ClientBase:
             rng: Random source for backoff jitter.
             on_retry: Called with a ``RetryEvent`` before each backoff sleep, after the
                 default log record.
-            retry_policy: Backoff settings; by default ``RetryPolicy(attempts=num_attempts)``.
+            retry_policy: How to back off (``RetryPolicy``: throttling budget, base, cap,
+                ``Retry-After``); the attempt count is ``num_attempts``.
         """
         self._session = Session.create(
             config,
@@ -74,6 +75,11 @@ class ClientBase:
     def config(self) -> IMDSConfig:
         """The resolved settings."""
         return self._session.config
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """How this client backs off (its attempt count is ``config.num_attempts``)."""
+        return self._session.retry_policy
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(endpoint={self.config.base_url!r})"

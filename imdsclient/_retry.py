@@ -1,8 +1,12 @@
-"""Retries with exponential backoff and full jitter; the only module that imports tenacity.
+"""Retries as a flow: one request sent until its answer is final; the only tenacity importer.
 
-The policy is a value; time and randomness are injected (a ``Clock`` and a ``random.Random``),
-so tests count sleeps instead of taking them.  The first attempt runs outside tenacity: the
-happy path pays nothing for the machinery it does not need.
+:func:`exchange` sends, classifies each answer **once** (:func:`~imdsclient._protocol.classify`),
+and when the outcome is RETRY yields a :class:`~imdsclient._flow.Sleep` whose length comes from
+the rules here: full jitter from the client's ``rng``, ``Retry-After`` clamped to the cap, the
+client-wide throttle gate, the attempt budgets.  tenacity sequences those rules without owning
+the loop: its ``BaseRetrying.iter()`` answers ``DoAttempt`` / ``DoSleep`` / the final value, the
+shape of an effect, and the flow drives it.  The first attempt runs before tenacity is even
+imported, so the happy path pays nothing for the machinery it does not need.
 """
 
 from __future__ import annotations
@@ -11,34 +15,37 @@ import contextlib
 import logging
 import random
 import threading
-from collections.abc import Awaitable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
-from imdsclient._clock import Clock
+from imdsclient._flow import Flow, Send, Sleep
 from imdsclient._protocol import (
     Action,
     Failure,
+    Outcome,
     Request,
+    Response,
     Result,
     classify,
+    describe,
     is_throttle,
-    retry_after,
 )
 
 if TYPE_CHECKING:
     import tenacity
+
+    from imdsclient._session import Session
 
 __all__ = [
     "RetryEvent",
     "RetryHook",
     "RetryPolicy",
     "ThrottleGate",
+    "exchange",
     "full_jitter",
     "instant_retries",
     "log_retry",
-    "retry_async",
-    "retry_sync",
 ]
 
 logger = logging.getLogger("imdsclient")
@@ -46,25 +53,29 @@ logger = logging.getLogger("imdsclient")
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How hard to try.
+    """How to back off.  The attempt count itself is a setting (``num_attempts``), so that the
+    client, its ``config``, the CLI and ``doctor`` can never disagree about it.
 
-    ``attempts`` bounds every retryable failure.  Throttling (429/503) gets at least
-    ``throttle_attempts``: waiting is the cure for it, and IMDS's window is a whole second.
+    Throttling (429/503) gets at least ``throttle_attempts``: waiting is the cure for it, and
+    IMDS's window is a whole second.
     Ten, not six: measured without the client-wide :class:`ThrottleGate`, six left ~2 % of a
     32-thread burst over the limit failing (``benchmarks/throttle_burst.py``); with the gate
     both budgets leave none, and ten keeps a margin.  Ten attempts wait ~5.5 s on average and
     at most ~11 s before ``ThrottledError``.
     """
 
-    attempts: int = 3
     throttle_attempts: int = 10
     base: float = 0.1
     cap: float = 2.0
     honour_retry_after: bool = True
 
-    def budget(self, result: Result) -> int:
-        """Attempts allowed for a failure like ``result``."""
-        return max(self.attempts, self.throttle_attempts) if is_throttle(result) else self.attempts
+    def __post_init__(self) -> None:
+        if self.throttle_attempts < 1 or not self.base >= 0 or not self.cap >= 0:
+            raise ValueError(f"{self!r}: attempts must be at least 1, base and cap at least 0")
+
+    def budget(self, result: Result, attempts: int) -> int:
+        """Attempts allowed for a failure like ``result`` when ``attempts`` is the setting."""
+        return max(attempts, self.throttle_attempts) if is_throttle(result) else attempts
 
 
 @dataclass(frozen=True)
@@ -151,176 +162,131 @@ def _active_override() -> tuple[bool, int | None]:
         return (True, _override[-1]) if _override else (False, None)
 
 
-# --- the loops -------------------------------------------------------------------------------
+# --- the loop, as a flow -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Loop:
-    """Everything one retry loop needs, read once when the loop starts."""
+def exchange(
+    session: Session, request: Request, *, single_attempt: bool = False
+) -> Flow[tuple[Result, Outcome]]:
+    """Send ``request`` until its answer is final: the last result and its outcome (never RETRY).
 
-    request: Request
-    policy: RetryPolicy
-    clock: Clock
-    rng: random.Random
-    hook: RetryHook
-    gate: ThrottleGate
-    endpoint_seen: Callable[[], bool]
-    instant: bool
-    attempts_override: int | None
+    A retryable failure that outlasts its budget raises its outcome's error.  ``single_attempt``
+    (``is_available``) never retries.
+    """
+    first = yield from _attempt(session, request)
+    if first[1].action is not Action.RETRY:
+        return first
+    instant, attempts = _active_override()
+    rules = _Rules(session, request, instant, 1 if single_attempt else attempts)
+    if rules.attempts == 1:
+        return rules.give_up_on(first)
 
-    def retryable(self, result: Result) -> bool:
-        outcome = classify(result, path=self.request.path, endpoint_seen=self.endpoint_seen())
-        return outcome.action is Action.RETRY
+    import tenacity  # here: the happy path never needs it, and start-up stays lean
+
+    retrying = tenacity.Retrying(
+        stop=rules.stop,
+        wait=rules.wait,
+        retry=rules.retry,
+        before_sleep=rules.before_sleep,
+        retry_error_callback=rules.give_up,
+    )
+    retrying.begin()
+    state = tenacity.RetryCallState(retrying, fn=None, args=(), kwargs=())
+    state.set_result(first)
+    while True:
+        action = retrying.iter(state)
+        if isinstance(action, tenacity.DoAttempt):
+            state.set_result((yield from _attempt(session, request)))
+        elif isinstance(action, tenacity.DoSleep):
+            state.prepare_for_next_attempt()
+            yield Sleep(float(action))
+        else:
+            final: tuple[Result, Outcome] = action
+            return final
+
+
+def _attempt(session: Session, request: Request) -> Flow[tuple[Result, Outcome]]:
+    """One send (after any throttle pause), classified once."""
+    pause = _gate_wait(session)
+    if pause > 0:
+        yield Sleep(pause)
+    result: Result = yield Send(request)
+    if isinstance(result, Response):
+        session.endpoint_seen = True  # from now on, connection failures are worth retrying
+    outcome = classify(result, path=request.path, endpoint_seen=session.endpoint_seen)
+    logger.debug("%s %s -> %s", request.method, request.path, describe(result))
+    return result, outcome
+
+
+def _gate_wait(session: Session) -> float:
+    """How long to wait before sending: the gate's remaining time, jittered so that waiters
+    do not all wake at once; 0 when the gate is open or instant retries are on."""
+    remaining = session.gate.remaining(session.clock.monotonic())
+    if remaining <= 0 or _active_override()[0]:
+        return 0.0
+    return remaining + session.rng.uniform(0.0, session.retry_policy.base)
+
+
+class _Rules:
+    """The stop, wait and hook rules of one request's retries, as tenacity callbacks."""
+
+    def __init__(
+        self, session: Session, request: Request, instant: bool, attempts: int | None
+    ) -> None:
+        self.session, self.request, self.instant = session, request, instant
+        self.policy = session.retry_policy
+        self.attempts = attempts  # the instant_retries / single-attempt override, if any
 
     def retry(self, state: tenacity.RetryCallState) -> bool:
-        return self.retryable(_result(state))
+        return _last(state)[1].action is Action.RETRY
 
     def stop(self, state: tenacity.RetryCallState) -> bool:
-        budget = self.attempts_override or self.policy.budget(_result(state))
+        result = _last(state)[0]
+        budget = self.attempts or self.policy.budget(result, self.session.config.num_attempts)
         return state.attempt_number >= budget
 
     def wait(self, state: tenacity.RetryCallState) -> float:
         if self.instant:
             return 0.0
-        result = _result(state)
-        server_says = retry_after(result) if self.policy.honour_retry_after else None
+        outcome = _last(state)[1]
+        server_says = outcome.retry_after if self.policy.honour_retry_after else None
         if server_says is not None:
             return min(server_says, self.policy.cap)
         return full_jitter(state.attempt_number, self.policy.base, self.policy.cap, self.rng)
 
+    @property
+    def rng(self) -> random.Random:
+        return self.session.rng
+
     def before_sleep(self, state: tenacity.RetryCallState) -> None:
-        result = _result(state)
-        cause = f"HTTP {result.status}" if not isinstance(result, Failure) else result.kind.value
+        result = _last(state)[0]
         wait = state.next_action.sleep if state.next_action is not None else 0.0
-        if is_throttle(result):
-            self.gate.hold(self.clock.monotonic() + wait)
-        self.hook(
+        throttled = is_throttle(result)
+        if throttled:
+            self.session.gate.hold(self.session.clock.monotonic() + wait)
+        cause = f"HTTP {result.status}" if not isinstance(result, Failure) else result.kind.value
+        self.session.on_retry(
             RetryEvent(
                 self.request.method,
                 self.request.path,
                 state.attempt_number,
                 wait,
                 cause,
-                is_throttle(result),
+                throttled,
             )
         )
 
-    def options(self) -> dict[str, object]:
-        return {
-            "stop": self.stop,
-            "wait": self.wait,
-            "retry": self.retry,
-            "before_sleep": self.before_sleep,
-            "retry_error_callback": _result,
-        }
+    def give_up(self, state: tenacity.RetryCallState) -> tuple[Result, Outcome]:
+        return self.give_up_on(_last(state))
+
+    @staticmethod
+    def give_up_on(last: tuple[Result, Outcome]) -> tuple[Result, Outcome]:
+        """Out of attempts: the retryable failure becomes final."""
+        assert last[1].error is not None
+        raise last[1].error
 
 
-def _result(state: tenacity.RetryCallState) -> Result:
+def _last(state: tenacity.RetryCallState) -> tuple[Result, Outcome]:
     assert state.outcome is not None
-    result: Result = state.outcome.result()
-    return result
-
-
-def _loop(
-    request: Request,
-    policy: RetryPolicy,
-    clock: Clock,
-    rng: random.Random,
-    hook: RetryHook,
-    gate: ThrottleGate,
-    endpoint_seen: Callable[[], bool],
-    single_attempt: bool,
-) -> _Loop:
-    instant, attempts = _active_override()
-    return _Loop(
-        request,
-        policy,
-        clock,
-        rng,
-        hook,
-        gate,
-        endpoint_seen,
-        instant=instant,
-        attempts_override=1 if single_attempt else attempts,
-    )
-
-
-def _gate_wait(gate: ThrottleGate, clock: Clock, rng: random.Random, base: float) -> float:
-    """How long to wait before sending: the gate's remaining time, jittered so that waiters
-    do not all wake at once; 0 when the gate is open or instant retries are on."""
-    remaining = gate.remaining(clock.monotonic())
-    if remaining <= 0 or _active_override()[0]:
-        return 0.0
-    return remaining + rng.uniform(0.0, base)
-
-
-def retry_sync(
-    send: Callable[[], Result],
-    request: Request,
-    *,
-    policy: RetryPolicy,
-    clock: Clock,
-    rng: random.Random,
-    hook: RetryHook,
-    gate: ThrottleGate,
-    endpoint_seen: Callable[[], bool],
-    single_attempt: bool = False,
-) -> Result:
-    """Send (after any throttle pause), and re-send while retryable and the budget lasts."""
-
-    def gated() -> Result:
-        pause = _gate_wait(gate, clock, rng, policy.base)
-        if pause > 0:
-            clock.sleep(pause)
-        return send()
-
-    first = gated()
-    loop = _loop(request, policy, clock, rng, hook, gate, endpoint_seen, single_attempt)
-    if not loop.retryable(first) or loop.attempts_override == 1:
-        return first
-    pending = [first]
-
-    def attempt() -> Result:
-        return pending.pop() if pending else gated()
-
-    import tenacity  # here: the happy path never needs it, and start-up stays lean
-
-    retrying = tenacity.Retrying(sleep=clock.sleep, **loop.options())  # type: ignore[arg-type]
-    result: Result = retrying(attempt)
-    return result
-
-
-async def retry_async(
-    send: Callable[[], Awaitable[Result]],
-    request: Request,
-    *,
-    policy: RetryPolicy,
-    clock: Clock,
-    rng: random.Random,
-    hook: RetryHook,
-    gate: ThrottleGate,
-    endpoint_seen: Callable[[], bool],
-    single_attempt: bool = False,
-) -> Result:
-    """The async twin of :func:`retry_sync`, sleeping with ``clock.asleep``."""
-
-    async def gated() -> Result:
-        pause = _gate_wait(gate, clock, rng, policy.base)
-        if pause > 0:
-            await clock.asleep(pause)
-        return await send()
-
-    first = await gated()
-    loop = _loop(request, policy, clock, rng, hook, gate, endpoint_seen, single_attempt)
-    if not loop.retryable(first) or loop.attempts_override == 1:
-        return first
-    pending = [first]
-
-    async def attempt() -> Result:
-        return pending.pop() if pending else await gated()
-
-    import tenacity
-
-    retrying = tenacity.AsyncRetrying(sleep=clock.asleep, **loop.options())  # type: ignore[arg-type]
-    result: Result = await retrying(attempt)
-    return result
+    last: tuple[Result, Outcome] = state.outcome.result()
+    return last

@@ -26,7 +26,8 @@ class Session:
     clock: Clock = SYSTEM_CLOCK
     rng: random.Random = field(default_factory=random.Random)
     on_retry: RetryHook = log_retry
-    retry_policy: RetryPolicy = field(init=False)
+    #: How to back off; the attempt count is ``config.num_attempts``.
+    retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
     #: Shared by every request of the client: a throttled answer pauses them all.
     gate: ThrottleGate = field(default_factory=ThrottleGate)
     tokens: TokenState = field(default_factory=TokenState)
@@ -36,9 +37,6 @@ class Session:
     cache: dict[str, Any] = field(default_factory=dict)
     #: The IAM role name, discovered once (it can change, so a 404 re-discovers it).
     role: str | None = None
-
-    def __post_init__(self) -> None:
-        self.retry_policy = RetryPolicy(attempts=self.config.num_attempts)
 
     @classmethod
     def create(
@@ -61,10 +59,6 @@ class Session:
         if retry_policy is not None:
             session.retry_policy = retry_policy
         return session
-
-    def seen(self) -> bool:
-        """For the retry loop: has the endpoint ever answered?"""
-        return self.endpoint_seen
 
 
 def _log_then(hook: RetryHook) -> RetryHook:

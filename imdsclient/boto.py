@@ -44,7 +44,7 @@ from imdsclient._stability import MAX_STALE, StaticStability
 from imdsclient.errors import ConfigError
 
 if TYPE_CHECKING:
-    from imdsclient._models import IAMCredentials
+    from imdsclient._api.iam import IAMCredentials
 
 __all__ = [
     "METADATA_BASE_URL",
@@ -201,7 +201,7 @@ class InstanceMetadataFetcher:
         return {**last, "expiry_time": _format_expiry(expires_at)}
 
     def _on_success(self, creds: IAMCredentials) -> dict[str, str]:
-        from imdsclient._models import botocore_dict
+        from imdsclient._api.iam import botocore_dict
 
         result = botocore_dict(creds)
         if self._failing:

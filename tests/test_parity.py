@@ -14,11 +14,22 @@ _DUNDERS = set(RENAMED) | set(RENAMED.values())
 
 
 def public_methods(cls: type) -> dict[str, object]:
+    """Public methods defined by the class or the imdsclient classes it inherits from."""
+    members: dict[str, object] = {}
+    for klass in reversed(cls.__mro__):
+        if klass.__module__.startswith("imdsclient"):
+            members.update(vars(klass))
     return {
         name: member
-        for name, member in vars(cls).items()
+        for name, member in members.items()
         if callable(member) and (not name.startswith("_") or name in _DUNDERS)
     }
+
+
+def test_the_comparison_sees_every_method() -> None:
+    """The generated operations count: get, dump, the new placement methods, close."""
+    names = set(public_methods(IMDSClient))
+    assert {"get", "dump", "placement_group_name", "close", "__enter__"} <= names
 
 
 def test_same_public_methods() -> None:

@@ -294,7 +294,7 @@ def cmd_events(args: argparse.Namespace) -> int:
 
 def cmd_credential_process(args: argparse.Namespace) -> int:
     """``credential-process``: the one command that prints secrets, in the SDK's format."""
-    from imdsclient._models import credential_process_json
+    from imdsclient._api.iam import credential_process_json
 
     with _client(args) as imds:
         creds = imds.iam_credentials(role=args.role)

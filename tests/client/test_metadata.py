@@ -21,8 +21,8 @@ from imdsclient import (
     InstanceIdentityDocument,
     MetadataNotFoundError,
 )
+from imdsclient._api._common import BASE64_PREFIX, REDACTED
 from imdsclient._async_client import GATHER_CONCURRENCY
-from imdsclient._metadata import BASE64_PREFIX, REDACTED
 from imdsclient._protocol import TTL_HEADER
 from imdsclient.errors import HINTS
 from imdsclient.testing import FakeClock

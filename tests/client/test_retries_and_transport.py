@@ -270,11 +270,26 @@ def test_closed_client_raises_runtime_error(make_client: MakeClient) -> None:
 def test_a_custom_retry_policy_is_used(
     imds: respx.Router, make_client: MakeClient, clock: FakeClock
 ) -> None:
-    """retry_policy= replaces the backoff: here two attempts and sleeps of at most 10 ms."""
+    """retry_policy= replaces the backoff (sleeps of at most 10 ms); num_attempts= the count."""
     imds.get(ID).respond(500)
-    policy = RetryPolicy(attempts=2, base=0.01, cap=0.01)
+    policy = RetryPolicy(base=0.01, cap=0.01)
     with pytest.raises(IMDSError):
-        make_client(retry_policy=policy).get("instance-id")
+        make_client(retry_policy=policy, num_attempts=2).get("instance-id")
     assert gets(imds) == 2
     assert len(clock.sleeps) == 1
     assert 0 <= clock.sleeps[0] <= 0.01
+
+
+def test_attempts_have_one_source_of_truth(make_client: MakeClient) -> None:
+    """The attempt count the client uses is the one its config reports (doctor shows it)."""
+    client = make_client(num_attempts=5, retry_policy=RetryPolicy(base=0.2))
+    assert client.config.num_attempts == 5
+    assert client.retry_policy == RetryPolicy(base=0.2)
+
+
+def test_retry_policy_rejects_nonsense() -> None:
+    """A policy that could never send or would sleep backwards is a usage error."""
+    with pytest.raises(ValueError, match="at least"):
+        RetryPolicy(throttle_attempts=0)
+    with pytest.raises(ValueError, match="at least"):
+        RetryPolicy(base=-1.0)

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from imdsclient import CredentialsError, MetadataNotFoundError
-from imdsclient._metadata import REDACTED
+from imdsclient._api._common import REDACTED
 from imdsclient.errors import HINTS
 from imdsclient.testing import IMDSSimulator
 from imdsclient.testing._tree import DEFAULT_ROLE

@@ -12,11 +12,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from imdsclient import _metadata as meta
-from imdsclient._operations import Flow, Gather, NeedToken, Send
+from imdsclient._api import operations
+from imdsclient._flow import Flow, Gather, Locked, Send, Sleep
 from imdsclient._protocol import Request, Response
 from imdsclient._session import Session
-from imdsclient._token import Grant
 from imdsclient.errors import IMDSError
 from imdsclient.testing._tree import DEFAULT_ROLE, default_tree
 
@@ -41,8 +40,10 @@ def run(flow: Flow[T], answer: Callable[[Request], Response], log: list[Any]) ->
         try:
             if isinstance(effect, Send):
                 value = answer(effect.request)
-            elif isinstance(effect, NeedToken):
-                value = Grant("tok", 1)
+            elif isinstance(effect, Locked):
+                value = run(effect.flow, answer, log)
+            elif isinstance(effect, Sleep):
+                value = None
             else:
                 value = [run(sub, answer, log) for sub in effect.flows]
             error = None
@@ -65,6 +66,11 @@ def baseline() -> dict[str, bytes]:
     tree[MD + "iam/info"] = b'{"InstanceProfileArn": "arn", "InstanceProfileId": "AIPA"}'
     tree[MD + "spot/instance-action"] = b'{"action": "terminate", "time": "2030-01-01T00:02:00Z"}'
     tree[MD + "events/recommendations/rebalance"] = b'{"noticeTime": "2030-01-01T00:00:00Z"}'
+    tree[MD + "instance-life-cycle"] = b"spot"
+    tree[MD + "placement/group-name"] = b"my-group"
+    tree[MD + "placement/partition-number"] = b"3"
+    tree[MD + "placement/host-id"] = b"h-0123456789abcdef0"
+    tree[MD + "autoscaling/target-lifecycle-state"] = b"InService"
     return tree
 
 
@@ -94,14 +100,25 @@ TARGETS: list[tuple[str, str]] = [
     ("public_keys", MD + "public-keys/0/openssh-key"),
     ("block_device_mapping", MD + "block-device-mapping/"),
     ("block_device_mapping", MD + "block-device-mapping/ami"),
+    ("instance_life_cycle", MD + "instance-life-cycle"),
+    ("placement_group_name", MD + "placement/group-name"),
+    ("partition_number", MD + "placement/partition-number"),
+    ("host_id", MD + "placement/host-id"),
+    ("autoscaling_target_lifecycle_state", MD + "autoscaling/target-lifecycle-state"),
     ("dump", MD),
     ("dump", MD + "placement/"),
     ("dump", MD + "public-keys/"),
 ]
 
 
+#: Every typed flow by method name (the operations the clients' methods are generated from).
+FLOWS = {name: flow for _, name, flow in operations()}
+
+
 def serve(tree: Mapping[str, bytes]) -> Callable[[Request], Response]:
     def answer(request: Request) -> Response:
+        if request.method == "PUT":
+            return Response(200, {}, b"tok")
         body = tree.get(request.path)
         return Response(404, {}, b"") if body is None else Response(200, {}, body)
 
@@ -113,7 +130,7 @@ def session() -> Session:
 
 
 def call(name: str, tree: Mapping[str, bytes]) -> Any:
-    flow = getattr(meta, name)(session())
+    flow = FLOWS[name](session())
     return run(flow, serve(tree), [])
 
 
@@ -150,7 +167,7 @@ def test_arbitrary_bytes_give_a_value_or_an_imds_error(
 def test_dump_gathers_one_level_at_a_time() -> None:
     """dump() issues a flat Gather per level (never nested), so the async bound holds overall."""
     log: list[Any] = []
-    run(meta.dump(session(), "network/"), serve(BASELINE), log)
+    run(FLOWS["dump"](session(), "network/"), serve(BASELINE), log)
     gathers = [effect for effect in log if isinstance(effect, Gather)]
     assert gathers
     # network/ -> interfaces/ -> macs/ -> <mac>/ -> ipv4-associations/: a few levels, no more
@@ -164,5 +181,6 @@ def test_credentials_listing_entry_is_never_requested_when_unusable() -> None:
     log: list[Any] = []
     tree = {**BASELINE, CREDS: b"../../user-data"}
     with pytest.raises(IMDSError):
-        run(meta.iam_credentials(session()), serve(tree), log)
-    assert [e.request.path for e in log if isinstance(e, Send)] == [CREDS]
+        run(FLOWS["iam_credentials"](session()), serve(tree), log)
+    gets = [e.request.path for e in log if isinstance(e, Send) and e.request.method == "GET"]
+    assert gets == [CREDS]

@@ -17,25 +17,23 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from imdsclient._models import (
-    IAMCredentials,
-    InstanceIdentityDocument,
-    NetworkInterface,
-    PublicKey,
+from imdsclient._api._model import format_utc
+from imdsclient._api.events import (
     ScheduledEvent,
-    botocore_dict,
-    credential_process_json,
-    format_utc,
-)
-from imdsclient._parsers import (
-    parse_credentials,
-    parse_iam_info,
-    parse_identity,
-    parse_public_keys_listing,
     parse_rebalance,
     parse_scheduled_events,
     parse_spot_action,
 )
+from imdsclient._api.iam import (
+    IAMCredentials,
+    botocore_dict,
+    credential_process_json,
+    parse_credentials,
+    parse_iam_info,
+)
+from imdsclient._api.identity import InstanceIdentityDocument, parse_identity
+from imdsclient._api.network import NetworkInterface
+from imdsclient._api.public_keys import PublicKey, parse_public_keys_listing
 from imdsclient.errors import HINTS, CredentialsError, IMDSError
 
 UTC = timezone.utc

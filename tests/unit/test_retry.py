@@ -8,15 +8,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from imdsclient._config import IMDSConfig
+from imdsclient._flow import Run, Send, Sleep
 from imdsclient._protocol import Failure, FailureKind, Request, Response, Result
 from imdsclient._retry import (
     RetryEvent,
     RetryPolicy,
     ThrottleGate,
+    exchange,
     full_jitter,
     instant_retries,
-    retry_sync,
 )
+from imdsclient._session import Session
+from imdsclient.errors import IMDSError
 from imdsclient.testing import FakeClock
 
 REQ = Request("GET", "/latest/meta-data/instance-id")
@@ -38,30 +42,33 @@ def run(
     script: list[Result],
     clock: FakeClock,
     *,
+    attempts: int = 3,
     policy: RetryPolicy | None = None,
     seen: bool = True,
     events: list[RetryEvent] | None = None,
     gate: ThrottleGate | None = None,
 ) -> tuple[Result, int]:
-    """Drive retry_sync with scripted results; returns the final result and the send count."""
-    sent = 0
-
-    def send() -> Result:
-        nonlocal sent
-        sent += 1
-        return script[min(sent - 1, len(script) - 1)]
-
-    result = retry_sync(
-        send,
-        REQ,
-        policy=policy or RetryPolicy(),
-        clock=clock,
-        rng=random.Random(1),
-        hook=(events.append if events is not None else lambda e: None),
-        gate=gate or ThrottleGate(),
-        endpoint_seen=lambda: seen,
-    )
-    return result, sent
+    """Drive the exchange flow with scripted results, sleeping on the fake clock; returns the
+    last result (final, or the one that exhausted the budget) and the send count."""
+    session = Session(IMDSConfig(num_attempts=attempts), clock=clock, rng=random.Random(1))
+    session.on_retry = events.append if events is not None else lambda e: None
+    session.retry_policy = policy or RetryPolicy()
+    session.gate = gate or ThrottleGate()
+    session.endpoint_seen = seen
+    sent: list[Result] = []
+    steps = Run(exchange(session, REQ))
+    try:
+        while (effect := steps.effect()) is not None:
+            if isinstance(effect, Send):
+                sent.append(script[min(len(sent), len(script) - 1)])
+                steps.answer(sent[-1])
+            else:
+                assert isinstance(effect, Sleep)
+                clock.sleep(effect.seconds)
+                steps.answer(None)
+    except IMDSError:
+        return sent[-1], len(sent)
+    return steps.result[0], len(sent)
 
 
 def test_success_costs_one_send_and_no_sleep(clock: FakeClock) -> None:
@@ -74,8 +81,8 @@ def test_success_costs_one_send_and_no_sleep(clock: FakeClock) -> None:
 def test_backoff_doubles_within_full_jitter(clock: FakeClock) -> None:
     """Sleeps are drawn from [0, base·2^(n-1)], capped."""
     fail = Response(500, {}, b"")
-    policy = RetryPolicy(attempts=6, base=1.0, cap=5.0)
-    _, sent = run([fail], clock, policy=policy)
+    policy = RetryPolicy(base=1.0, cap=5.0)
+    _, sent = run([fail], clock, attempts=6, policy=policy)
     assert sent == 6
     bounds = [1.0, 2.0, 4.0, 5.0, 5.0]
     assert all(0 <= s <= b for s, b in zip(clock.sleeps, bounds))
@@ -84,7 +91,7 @@ def test_backoff_doubles_within_full_jitter(clock: FakeClock) -> None:
 
 def test_throttling_gets_its_own_larger_budget(clock: FakeClock) -> None:
     """429 is retried up to throttle_attempts (10 by default) even when attempts is 1."""
-    _, sent = run([Response(429, {}, b"")], clock, policy=RetryPolicy(attempts=1))
+    _, sent = run([Response(429, {}, b"")], clock, attempts=1)
     assert sent == 10
 
 

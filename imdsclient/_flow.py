@@ -1,0 +1,123 @@
+"""Effects and the driver that runs flows: the only vocabulary between the core and the shells.
+
+A *flow* is a generator that makes every decision and yields an *effect* whenever it needs the
+outside world: send one request, sleep, run a flow under the token lock, run flows side by side.
+The sync and async clients carry effects out and nothing else, so the logic exists once and a
+test can drive any flow with scripted answers (``tests/unit``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Generic, TypeVar, Union
+
+from imdsclient._protocol import Request
+
+__all__ = [
+    "Effect",
+    "Flow",
+    "Gather",
+    "Locked",
+    "Run",
+    "Send",
+    "Sleep",
+    "gather",
+    "locked",
+    "operation",
+]
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: The attribute :func:`operation` sets: the name of the client method generated for a flow.
+METHOD_NAME = "__imds_method__"
+
+
+def operation(name: str | None = None) -> Callable[[F], F]:
+    """Mark a flow ``f(session, ...)`` as a public client operation named ``name`` (default:
+    the function's own name); ``tools/generate_methods.py`` turns each mark into a method of
+    both clients, with the flow's signature (less ``session``) and docstring."""
+
+    def mark(flow: F) -> F:
+        setattr(flow, METHOD_NAME, name or flow.__name__)
+        return flow
+
+    return mark
+
+
+@dataclass(frozen=True)
+class Send:
+    """Send this request once; the :data:`~imdsclient._protocol.Result` comes back."""
+
+    request: Request
+
+
+@dataclass(frozen=True)
+class Sleep:
+    """Wait this many seconds (the client's clock: a ``FakeClock`` in tests)."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Locked:
+    """Run this flow holding the client's token lock (single flight), and return its result."""
+
+    flow: Flow[Any]
+
+
+@dataclass(frozen=True)
+class Gather:
+    """Run these flows (concurrently where the shell can) and return their results in order."""
+
+    flows: Sequence[Flow[Any]]
+
+
+Effect = Union[Send, Sleep, Locked, Gather]
+Flow = Generator[Effect, Any, T]
+
+
+def gather(flows: Sequence[Flow[T]]) -> Flow[list[T]]:
+    """Typed wrapper around :class:`Gather`: the flows' results, in order."""
+    results: list[T] = yield Gather(flows)
+    return results
+
+
+def locked(flow: Flow[T]) -> Flow[T]:
+    """Typed wrapper around :class:`Locked`."""
+    result: T = yield Locked(flow)
+    return result
+
+
+class Run(Generic[T]):
+    """Steps one flow: ``effect()`` gives the next effect (``None`` once done, see ``result``);
+    ``answer()`` or ``fail()`` hands back what carrying it out gave.
+
+    The shells' interpreters are a loop over this, so the stepping logic exists once.
+    """
+
+    __slots__ = ("_error", "_flow", "_value", "result")
+
+    def __init__(self, flow: Flow[T]) -> None:
+        self._flow = flow
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self.result: T
+
+    def effect(self) -> Effect | None:
+        """The next effect to carry out, or ``None`` when the flow has returned."""
+        error, self._error = self._error, None
+        try:
+            return self._flow.throw(error) if error is not None else self._flow.send(self._value)
+        except StopIteration as stop:
+            self.result = stop.value
+            return None
+
+    def answer(self, value: Any) -> None:
+        """The effect's result, sent into the flow at the next :meth:`effect`."""
+        self._value = value
+
+    def fail(self, error: BaseException) -> None:
+        """The effect failed: raised inside the flow at the next :meth:`effect`."""
+        self._value, self._error = None, error
