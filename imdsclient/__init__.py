@@ -35,12 +35,14 @@ if TYPE_CHECKING:
     from imdsclient._api.public_keys import PublicKey
     from imdsclient._async_client import AsyncIMDSClient
     from imdsclient._client import IMDSClient
+    from imdsclient._clock import Clock
     from imdsclient._config import IMDSConfig
-    from imdsclient._retry import RetryEvent, RetryPolicy
+    from imdsclient._retry import RetryEvent, RetryHook, RetryPolicy
 
 __all__ = [
     "AsyncIMDSClient",
     "BadRequestError",
+    "Clock",
     "ConfigError",
     "CredentialsError",
     "EndpointDisabledError",
@@ -58,6 +60,7 @@ __all__ = [
     "PublicKey",
     "RebalanceRecommendation",
     "RetryEvent",
+    "RetryHook",
     "RetryPolicy",
     "ScheduledEvent",
     "SpotInstanceAction",
@@ -69,6 +72,7 @@ __all__ = [
 #: Public name -> the private module that defines it; imported on first access.
 _LAZY = {
     "AsyncIMDSClient": "imdsclient._async_client",
+    "Clock": "imdsclient._clock",
     "IAMCredentials": "imdsclient._api.iam",
     "IAMInfo": "imdsclient._api.iam",
     "IMDSClient": "imdsclient._client",
@@ -78,6 +82,7 @@ _LAZY = {
     "PublicKey": "imdsclient._api.public_keys",
     "RebalanceRecommendation": "imdsclient._api.events",
     "RetryEvent": "imdsclient._retry",
+    "RetryHook": "imdsclient._retry",
     "RetryPolicy": "imdsclient._retry",
     "ScheduledEvent": "imdsclient._api.events",
     "SpotInstanceAction": "imdsclient._api.events",

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING, Union
 
 from imdsclient._clock import Clock
 from imdsclient._config import IMDSConfig
 from imdsclient._retry import RetryHook, RetryPolicy
 from imdsclient._session import Session
+
+if TYPE_CHECKING:
+    import httpx
+
+    #: What ``transport=`` takes: an httpx transport (sync for IMDSClient, async for the other;
+    #: ``httpx.MockTransport`` is both).
+    Transport = Union[httpx.BaseTransport, httpx.AsyncBaseTransport]
 
 __all__ = ["ClientBase"]
 
@@ -30,6 +38,7 @@ class ClientBase:
         rng: random.Random | None = None,
         on_retry: RetryHook | None = None,
         retry_policy: RetryPolicy | None = None,
+        transport: Transport | None = None,
     ) -> None:
         """Resolve the settings: keywords override ``config``, which defaults to the environment.
 
@@ -50,7 +59,10 @@ class ClientBase:
                 default log record.
             retry_policy: How to back off (``RetryPolicy``: throttling budget, base, cap,
                 ``Retry-After``); the attempt count is ``num_attempts``.
+            transport: An httpx transport to send through instead of the network, e.g.
+                ``httpx.MockTransport(SimulatorState().handle_httpx)`` for an in-process IMDS.
         """
+        self._transport = transport
         self._session = Session.create(
             config,
             clock=clock,

@@ -7,7 +7,6 @@ address), never follow redirects, and read at most ``MAX_BODY_BYTES``.  httpx ex
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -26,9 +25,11 @@ _HEADERS = {
 _LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=32, keepalive_expiry=30.0)
 
 
-def _options(base_url: str, timeout: float) -> dict[str, Any]:
+def _options(base_url: str, timeout: float, transport: object | None) -> dict[str, Any]:
     """Settings shared by the sync and async clients."""
+    extra = {} if transport is None else {"transport": transport}
     return {
+        **extra,
         "base_url": base_url,
         "headers": _HEADERS,
         "timeout": httpx.Timeout(timeout, connect=timeout, read=timeout, write=timeout, pool=None),
@@ -40,14 +41,18 @@ def _options(base_url: str, timeout: float) -> dict[str, Any]:
     }
 
 
-def sync_client(base_url: str, timeout: float) -> httpx.Client:
-    """A keep-alive client for one endpoint."""
-    return httpx.Client(**_options(base_url, timeout))
+def sync_client(
+    base_url: str, timeout: float, transport: httpx.BaseTransport | None = None
+) -> httpx.Client:
+    """A keep-alive client for one endpoint; ``transport`` replaces the network (tests)."""
+    return httpx.Client(**_options(base_url, timeout, transport))
 
 
-def async_client(base_url: str, timeout: float) -> httpx.AsyncClient:
+def async_client(
+    base_url: str, timeout: float, transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncClient:
     """The async twin of :func:`sync_client`."""
-    return httpx.AsyncClient(**_options(base_url, timeout))
+    return httpx.AsyncClient(**_options(base_url, timeout, transport))
 
 
 def failure_from(exc: httpx.TransportError) -> Failure:
@@ -63,33 +68,55 @@ def failure_from(exc: httpx.TransportError) -> Failure:
     return Failure(kind, type(exc).__name__)
 
 
-def _too_large(headers: Mapping[str, str]) -> bool:
-    length = headers.get("content-length")
-    return length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES
+class _Body:
+    """Collects one answer's body under the size cap; shared by both senders."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self.chunks: list[bytes] = []
+        self.size = 0
+        length = response.headers.get("content-length", "")
+        # ASCII digits only: str.isdigit() also accepts "¹", which int() refuses.
+        self.too_large = length.isascii() and length.isdigit() and int(length) > MAX_BODY_BYTES
+
+    @property
+    def streaming(self) -> bool:
+        """Whether there is anything left to read (an in-memory answer is already read)."""
+        if self.response.is_stream_consumed:
+            self.add(self.response.content)
+        return not self.too_large and not self.response.is_stream_consumed
+
+    def add(self, chunk: bytes) -> bool:
+        """Keep ``chunk``; ``True`` once the body is over the cap (stop reading)."""
+        self.size += len(chunk)
+        self.too_large = self.too_large or self.size > MAX_BODY_BYTES
+        if not self.too_large:
+            self.chunks.append(chunk)
+        return self.too_large
+
+    def result(self) -> Result:
+        if self.too_large:
+            return Failure(FailureKind.TOO_LARGE, f"over {MAX_BODY_BYTES} bytes")
+        raw = self.response.headers.raw
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw}
+        return Response(self.response.status_code, headers, b"".join(self.chunks))
 
 
-def _response(response: httpx.Response, body: bytes) -> Response:
-    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers.raw}
-    return Response(response.status_code, headers, body)
+def _build(client: httpx.Client | httpx.AsyncClient, request: Request) -> httpx.Request:
+    return client.build_request(request.method, request.path, headers=request.headers)
 
 
 def send_sync(client: httpx.Client, request: Request) -> Result:
     """One exchange, never raising for transport trouble."""
     try:
-        response = client.send(
-            client.build_request(request.method, request.path, headers=request.headers),
-            stream=True,
-        )
+        response = client.send(_build(client, request), stream=True)
         try:
-            if _too_large(response.headers):
-                return Failure(FailureKind.TOO_LARGE, f"over {MAX_BODY_BYTES} bytes")
-            chunks, size = [], 0
-            for chunk in response.iter_raw():
-                size += len(chunk)
-                if size > MAX_BODY_BYTES:
-                    return Failure(FailureKind.TOO_LARGE, f"over {MAX_BODY_BYTES} bytes")
-                chunks.append(chunk)
-            return _response(response, b"".join(chunks))
+            body = _Body(response)
+            if body.streaming:
+                for chunk in response.iter_raw():
+                    if body.add(chunk):
+                        break
+            return body.result()
         finally:
             response.close()
     except httpx.TransportError as exc:
@@ -99,20 +126,14 @@ def send_sync(client: httpx.Client, request: Request) -> Result:
 async def send_async(client: httpx.AsyncClient, request: Request) -> Result:
     """The async twin of :func:`send_sync`."""
     try:
-        response = await client.send(
-            client.build_request(request.method, request.path, headers=request.headers),
-            stream=True,
-        )
+        response = await client.send(_build(client, request), stream=True)
         try:
-            if _too_large(response.headers):
-                return Failure(FailureKind.TOO_LARGE, f"over {MAX_BODY_BYTES} bytes")
-            chunks, size = [], 0
-            async for chunk in response.aiter_raw():
-                size += len(chunk)
-                if size > MAX_BODY_BYTES:
-                    return Failure(FailureKind.TOO_LARGE, f"over {MAX_BODY_BYTES} bytes")
-                chunks.append(chunk)
-            return _response(response, b"".join(chunks))
+            body = _Body(response)
+            if body.streaming:
+                async for chunk in response.aiter_raw():
+                    if body.add(chunk):
+                        break
+            return body.result()
         finally:
             await response.aclose()
     except httpx.TransportError as exc:

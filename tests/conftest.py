@@ -9,9 +9,16 @@ from collections.abc import Iterator
 from typing import Any, Callable
 
 import pytest
+from hypothesis import settings
 
 from imdsclient import AsyncIMDSClient, IMDSClient
 from imdsclient.testing import FakeClock
+
+# CI (CI=true) runs every property test on the same examples each time: a red run is a bug to
+# reproduce, never a draw of the dice.  Locally they explore (and remember) new examples.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("dev")
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 #: Where unit tests point clients; respx intercepts it, and nothing listens there otherwise.
 ENDPOINT = "http://imds.test"

@@ -2,9 +2,10 @@
 
 Checks are data in, verdict out. External programs and files go through a
 :class:`CommandRunner` (recorded outputs in tests; missing tools and permission errors become
-"skipped", never a crash). HTTP steps use raw httpx (``trust_env=False``, one attempt, the
-configured timeout) instead of the retrying client, so each step shows what IMDS itself answered.
-Fixes quote :data:`imdsclient.errors.HINTS`, the same text the errors and docs use.
+"skipped", never a crash). HTTP steps send one request each through the client's own transport
+(no proxy, no redirects, the body cap, nothing decoded) and judge the answer with the client's
+own ``classify``, without the retry loop, so each step shows what IMDS itself answered and the
+fix is the hint the client's error would carry.
 """
 
 from __future__ import annotations
@@ -16,12 +17,26 @@ import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Literal, Protocol
 
 from imdsclient._cli import _firewall
 from imdsclient._config import IMDSConfig
-from imdsclient._protocol import TOKEN_HEADER, TOKEN_PATH, TTL_HEADER
-from imdsclient.errors import HINTS, ConfigError
+from imdsclient._protocol import (
+    TOKEN_PATH,
+    TTL_HEADER,
+    Action,
+    FailureKind,
+    Outcome,
+    Request,
+    Response,
+    Result,
+    classify,
+    get_request,
+    token_request,
+    token_ttl_from,
+)
+from imdsclient._transport import send_sync, sync_client
+from imdsclient.errors import HINTS, ConfigError, EndpointDisabledError, IMDSError
 
 if TYPE_CHECKING:
     import httpx
@@ -30,11 +45,13 @@ __all__ = [
     "IMDS_ADDRESSES",
     "Check",
     "CommandRunner",
+    "Connector",
     "Report",
     "SystemRunner",
     "default_runner",
     "overrides_from",
     "run_checks",
+    "tcp_connect",
 ]
 
 Status = Literal["ok", "problem", "skipped"]
@@ -319,13 +336,22 @@ def _host_port(base_url: str) -> tuple[str, int]:
     return parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
 
 
-def check_tcp(config: IMDSConfig) -> Check:
+#: Opens and closes one TCP connection, raising ``OSError`` (``socket.timeout`` included).
+Connector = Callable[[str, int, float], None]
+
+
+def tcp_connect(host: str, port: int, timeout: float) -> None:
+    """The real :data:`Connector`."""
+    socket.create_connection((host, port), timeout=timeout).close()
+
+
+def check_tcp(config: IMDSConfig, connect: Connector = tcp_connect) -> Check:
     """Can we open a TCP connection to the endpoint at all?"""
     host, port = _host_port(config.base_url)
     where = f"TCP connect to {host}:{port} (timeout {config.timeout:g} s)"
     started = time.perf_counter()
     try:
-        socket.create_connection((host, port), timeout=config.timeout).close()
+        connect(host, port, config.timeout)
     except socket.timeout:
         summary = "no answer: a firewall DROP rule, or not on EC2"
         return Check(
@@ -345,58 +371,58 @@ def check_tcp(config: IMDSConfig) -> Check:
     )
 
 
-@dataclass
-class _Answer:
-    status: int | None
-    text: str  # what to show: status and timing, or the failure
-    timed_out: bool = False
-    body: str = ""
-
-
-def _exchange(http: httpx.Client, method: str, path: str, headers: dict[str, str]) -> _Answer:
-    import httpx
-
-    started = time.perf_counter()
-    try:
-        response = http.request(method, path, headers=headers)
-    except httpx.ReadTimeout:
-        return _Answer(None, "no answer within the timeout (connected, but no response)", True)
-    except httpx.ConnectTimeout:
-        return _Answer(None, "could not connect within the timeout")
-    except httpx.HTTPError as exc:
-        return _Answer(None, f"failed: {type(exc).__name__}")
-    took = (time.perf_counter() - started) * 1000
-    return _Answer(
-        response.status_code, f"{response.status_code} in {took:.1f} ms", body=response.text
-    )
-
-
-_STATUS_FIXES = {
-    400: ("the request was rejected as malformed", "bad_request"),
-    403: ("403: IMDS is disabled for this instance", "endpoint_disabled"),
-    429: ("429: IMDS is throttling", "throttled"),
-    503: ("503: IMDS is throttling or unavailable", "throttled"),
+_FAILURE_TEXT = {
+    FailureKind.READ_TIMEOUT: "no answer within the timeout (connected, but no response)",
+    FailureKind.CONNECT_TIMEOUT: "could not connect within the timeout",
 }
+
+
+def _exchange(http: httpx.Client, request: Request) -> tuple[Result, Outcome, str]:
+    """One exchange through the client's own transport (body cap, no decoding, no proxy),
+    classified by the client's own rules; and how to show it."""
+    started = time.perf_counter()
+    result = send_sync(http, request)
+    outcome = classify(result, path=request.path, endpoint_seen=True)
+    if isinstance(result, Response):
+        took = (time.perf_counter() - started) * 1000
+        return result, outcome, f"{result.status} in {took:.1f} ms"
+    text = _FAILURE_TEXT.get(result.kind, f"failed: {result.detail or result.kind.value}")
+    return result, outcome, text
+
+
+def _status(result: Result) -> int | None:
+    return result.status if isinstance(result, Response) else None
+
+
+def _fix(outcome: Outcome) -> str:
+    """The client's own hint for an answer; a 401 (which the client would act on) its hint."""
+    if outcome.error is not None:
+        return outcome.error.hint
+    refused = outcome.action is Action.REFRESH_TOKEN
+    return HINTS["unauthorized"] if refused else HINTS["bad_response"]
 
 
 def check_token(http: httpx.Client, config: IMDSConfig) -> tuple[Check, str | None]:
     """The IMDSv2 token PUT; returns the token (never shown) for the next check."""
     ttl = config.token_ttl
-    answer = _exchange(http, "PUT", TOKEN_PATH, {TTL_HEADER: str(ttl)})
-    evidence = [f"PUT {TOKEN_PATH} ({TTL_HEADER}: {ttl}): {answer.text}"]
-    if answer.status == 200 and answer.body.strip():
-        return Check(
-            5, "token", "ok", "IMDSv2 works: a session token was issued", evidence
-        ), answer.body.strip()
-    if answer.timed_out:
+    result, outcome, text = _exchange(http, token_request(ttl))
+    evidence = [f"PUT {TOKEN_PATH} ({TTL_HEADER}: {ttl}): {text}"]
+    if outcome.action is Action.OK:
+        assert isinstance(result, Response)
+        try:
+            token, _ = token_ttl_from(result, ttl)
+        except IMDSError as exc:
+            return Check(5, "token", "problem", exc.message, evidence, [exc.hint]), None
+        return Check(5, "token", "ok", "IMDSv2 works: a session token was issued", evidence), token
+    if outcome.action is Action.FALLBACK_V1 and outcome.reason == "hop_limit":
         summary = (
             "the token request got no answer although the endpoint accepts connections: the "
             "hop limit drops the response (typical inside containers)"
         )
         return Check(5, "token", "problem", summary, evidence, [HINTS["hop_limit"]]), None
-    if answer.status in (404, 405):
+    if outcome.action is Action.FALLBACK_V1:
         summary = (
-            f"{answer.status}: this endpoint does not issue tokens (IMDSv1 only), or something "
+            f"{_status(result)}: this endpoint does not issue tokens (IMDSv1 only), or something "
             "in between does not pass PUT requests"
         )
         fallback = (
@@ -409,17 +435,11 @@ def check_token(http: httpx.Client, config: IMDSConfig) -> tuple[Check, str | No
             "between this host and IMDS."
         ]
         return Check(5, "token", "problem", summary, evidence, fix), None
-    if answer.status in _STATUS_FIXES:
-        summary, key = _STATUS_FIXES[answer.status]
-        if answer.status == 403:
-            evidence.append("a proxy that adds X-Forwarded-For also gets 403")
-        return Check(5, "token", "problem", summary, evidence, [HINTS[key]]), None
-    if answer.status is None:
-        return Check(
-            5, "token", "problem", "the token request failed", evidence, [HINTS["connect"]]
-        ), None
-    summary = f"unexpected answer {answer.status}"
-    return Check(5, "token", "problem", summary, evidence, [HINTS["bad_response"]]), None
+    assert outcome.error is not None
+    if isinstance(outcome.error, EndpointDisabledError):
+        evidence.append("a proxy that adds X-Forwarded-For also gets 403")
+    summary = f"the token request failed: {outcome.error.message}"
+    return Check(5, "token", "problem", summary, evidence, [outcome.error.hint]), None
 
 
 def check_get(http: httpx.Client, token: str | None, *, put_timed_out: bool = False) -> Check:
@@ -431,41 +451,31 @@ def check_get(http: httpx.Client, token: str | None, *, put_timed_out: bool = Fa
     if token is None:
         evidence.append(f"GET {_PROBE_PATH} with token: skipped (no token)")
     else:
-        answer = _exchange(http, "GET", _PROBE_PATH, {TOKEN_HEADER: token})
-        evidence.append(f"GET {_PROBE_PATH} with token: {answer.text}")
-        if answer.status == 200:
+        _, outcome, text = _exchange(http, get_request(_PROBE_PATH, token))
+        evidence.append(f"GET {_PROBE_PATH} with token: {text}")
+        if outcome.action is Action.OK:
             notes.append("IMDSv2 GET works")
         else:
-            problems.append(f"GET with token: {answer.text}")
-            fix.append(_get_fix(answer.status))
-    answer = _exchange(http, "GET", _PROBE_PATH, {})
-    evidence.append(f"GET {_PROBE_PATH} without token: {answer.text}")
-    if answer.status == 200:
+            problems.append(f"GET with token: {text}")
+            fix.append(_fix(outcome))
+    _, outcome, text = _exchange(http, get_request(_PROBE_PATH, None))
+    evidence.append(f"GET {_PROBE_PATH} without token: {text}")
+    if outcome.action is Action.OK:
         notes.append("IMDSv1 answers (HttpTokens=optional)")
-    elif answer.status == 401 and token is not None:
+    elif outcome.action is Action.REFRESH_TOKEN and token is not None:
         notes.append(
             "HttpTokens=required (IMDSv1 is off): fine for IMDSv2 clients such as imdsclient "
             "and current AWS SDKs; only tools that speak IMDSv1 alone will fail"
         )
-    elif answer.status == 401:
+    elif outcome.action is Action.REFRESH_TOKEN:
         problems.append("IMDSv1 is off (HttpTokens=required) and no token could be obtained")
         fix.append(HINTS["hop_limit" if put_timed_out else "v1_refused"])
     else:
-        problems.append(f"GET without token: {answer.text}")
-        fix.append(_get_fix(answer.status))
+        problems.append(f"GET without token: {text}")
+        fix.append(_fix(outcome))
     if problems:
         return Check(6, "get", "problem", "; ".join(problems), evidence, list(dict.fromkeys(fix)))
     return Check(6, "get", "ok", "; ".join(notes), evidence)
-
-
-def _get_fix(status: int | None) -> str:
-    if status in _STATUS_FIXES:
-        return HINTS[_STATUS_FIXES[status][1]]
-    if status == 401:
-        return HINTS["unauthorized"]
-    if status is None:
-        return HINTS["connect"]
-    return HINTS["bad_response"]
 
 
 # -- 7. throttling --------------------------------------------------------------------------
@@ -543,10 +553,14 @@ def run_checks(
     runner: CommandRunner | None = None,
     interface: str | None = None,
     uid: int | None = None,
+    transport: httpx.BaseTransport | None = None,
+    connect: Connector = tcp_connect,
 ) -> Report:
-    """Run the seven checks in order; never raises for anything the environment does."""
-    import httpx
+    """Run the seven checks in order; never raises for anything the environment does.
 
+    ``transport`` and ``connect`` replace the network for tests (e.g. ``httpx.MockTransport(
+    SimulatorState().handle_httpx)`` and a connector that returns), so no check waits on a clock.
+    """
     environ: Mapping[str, str] = os.environ if env is None else env
     runner = runner if runner is not None else default_runner()
     if uid is None and hasattr(os, "getuid"):
@@ -567,18 +581,13 @@ def run_checks(
             _skipped(6, "get", why),
         ]
     else:
-        tcp = check_tcp(config)
+        tcp = check_tcp(config, connect)
         checks.append(tcp)
         if tcp.status != "ok":
             why = "the endpoint is unreachable (see check 4)"
             checks += [_skipped(5, "token", why), _skipped(6, "get", why)]
         else:
-            with httpx.Client(
-                base_url=config.base_url,
-                timeout=config.timeout,
-                trust_env=False,
-                follow_redirects=False,
-            ) as http:
+            with sync_client(config.base_url, config.timeout, transport) as http:
                 token_check, token = check_token(http, config)
                 timed_out = token_check.fix == [HINTS["hop_limit"]]
                 checks += [token_check, check_get(http, token, put_timed_out=timed_out)]

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import select
+import signal
 import threading
+import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -39,21 +43,28 @@ def puts(router: respx.Router) -> int:
     return sum(1 for c in router.calls if c.request.method == "PUT")
 
 
-def test_threads_share_one_token_fetch(imds: respx.Router, clock: FakeClock) -> None:
+class CountingClock(FakeClock):
+    """A fake clock that counts reads: a request reads it once before it waits for the token
+    lock, and the one fetching reads it twice more (the re-check, the throttle gate) before the
+    PUT, so the PUT can be held until every thread has asked (no private hooks)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = threading.Semaphore(0)
+
+    def monotonic(self) -> float:
+        self.reads.release()
+        return super().monotonic()
+
+
+def test_threads_share_one_token_fetch(imds: respx.Router) -> None:
     """32 threads hitting a cold client: the PUT is held until all have asked; still one PUT."""
+    clock = CountingClock()
     client = IMDSClient(endpoint=ENDPOINT, clock=clock)
-    asked = threading.Semaphore(0)
-    plan = client._session.tokens.plan
-
-    def counting_plan(now: float, *, stale: int | None = None):  # type: ignore[no-untyped-def]
-        asked.release()
-        return plan(now, stale=stale)
-
-    client._session.tokens.plan = counting_plan  # type: ignore[method-assign]
 
     def slow_put(request: httpx.Request) -> httpx.Response:
-        for _ in range(THREADS):  # every thread has planned, so all others wait on the lock
-            assert asked.acquire(timeout=10)
+        for _ in range(THREADS + 2):  # every thread has asked, so all others wait on the lock
+            assert clock.reads.acquire(timeout=10)
         return httpx.Response(200, text="tok", headers={TTL_HEADER: "21600"})
 
     imds.put(TOKEN).mock(side_effect=slow_put)
@@ -94,67 +105,83 @@ def test_a_failed_async_crawl_leaves_no_request_running(imds: respx.Router) -> N
     imds.put(TOKEN).respond(200, text="tok", headers={TTL_HEADER: "21600"})
     imds.get("/latest/meta-data/").respond(200, text="\n".join(f"k{i}" for i in range(20)))
     imds.get("/latest/meta-data/k0").respond(403)
+    release: list[asyncio.Event] = []  # made inside the loop (Python 3.9 binds at creation)
 
     async def slow_leaf(request: httpx.Request) -> httpx.Response:
-        await asyncio.sleep(0.01)
+        await release[0].wait()  # held until the dump has failed
         return httpx.Response(200, text="v")
 
     leaves = imds.get(url__regex=r"/k[0-9]+$").mock(side_effect=slow_leaf)
 
     async def main() -> tuple[int, int]:
+        release.append(asyncio.Event())
         async with AsyncIMDSClient(endpoint=ENDPOINT) as client:
             with pytest.raises(EndpointDisabledError):
                 await client.dump()
             left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             sent = leaves.call_count
-            await asyncio.sleep(0.1)  # anything still running would send now
+            release[0].set()
+            for _ in range(20):  # scheduling points, not waits: anything left would send now
+                await asyncio.sleep(0)
             return len(left), leaves.call_count - sent
 
     assert asyncio.run(main()) == (0, 0)
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_a_forked_child_does_not_inherit_a_held_token_lock(imds: respx.Router) -> None:
-    """A child forked while a parent thread fetched a token gets its own lock, not a deadlock."""
-    imds.put(TOKEN).respond(200, text="tok", headers={TTL_HEADER: "21600"})
+    """A child forked while a parent thread fetches a token gets its own lock, not a deadlock."""
+    parent = os.getpid()
+    fetching, release = threading.Event(), threading.Event()
+
+    def put(request: httpx.Request) -> httpx.Response:
+        if os.getpid() == parent:  # the parent's fetch holds the token lock until released
+            fetching.set()
+            assert release.wait(timeout=10)
+        return httpx.Response(200, text="tok", headers={TTL_HEADER: "21600"})
+
+    imds.put(TOKEN).mock(side_effect=put)
     client = IMDSClient(endpoint=ENDPOINT)
-    parent_lock = client._lock
-    parent_lock.acquire()  # held by a parent thread that does not exist in the child
-    client._pid = -1  # what the child sees: the pid recorded is not its own
-    values: list[str] = []
-    child = threading.Thread(target=lambda: values.append(client.get("instance-id")), daemon=True)
-    child.start()
-    child.join(timeout=5)
-    deadlocked = child.is_alive()
-    if deadlocked:  # let the stuck thread finish
-        parent_lock.release()
-        child.join(timeout=5)
-    client.close()
-    assert not deadlocked
-    assert values == ["i-1"]
+    holder = threading.Thread(target=client.get, args=("instance-id",))
+    holder.start()
+    try:
+        assert fetching.wait(timeout=10)
+        read_end, write_end = os.pipe()
+        with warnings.catch_warnings():  # 3.12+ warns about forking with threads running
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:  # the child: never return into pytest
+            status = 1
+            try:
+                os.write(write_end, client.get("instance-id").encode())
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(write_end)
+        answered = select.select([read_end], [], [], 10)[0]
+        if not answered:
+            os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+        child_saw = os.read(read_end, 100) if answered else b""
+        os.close(read_end)
+    finally:
+        release.set()
+        holder.join(timeout=10)
+        client.close()
+    assert child_saw == b"i-1"
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
-def test_threads_waiting_on_a_failed_token_fetch_share_its_error(
-    imds: respx.Router, clock: FakeClock
-) -> None:
+def test_threads_waiting_on_a_failed_token_fetch_share_its_error(imds: respx.Router) -> None:
     """Threads queued behind a token fetch that fails get its error; they do not each retry it."""
+    clock = CountingClock()
     client = IMDSClient(endpoint=ENDPOINT, clock=clock)
-    asked = threading.Semaphore(0)
-    ticket = client._session.tokens.ticket
-
-    def counting_ticket() -> int:  # taken by each thread just before it waits on the lock
-        try:
-            return ticket()
-        finally:
-            asked.release()
-
-    client._session.tokens.ticket = counting_ticket  # type: ignore[method-assign]
-
     first = threading.Lock()
 
     def unreachable(request: httpx.Request) -> httpx.Response:
-        if first.acquire(blocking=False):  # wait until every thread is queued on the token lock
-            for _ in range(THREADS):
-                assert asked.acquire(timeout=10)
+        if first.acquire(blocking=False):  # wait until every thread has asked for the token
+            for _ in range(THREADS + 2):
+                assert clock.reads.acquire(timeout=10)
         raise httpx.ConnectTimeout("no route", request=request)
 
     imds.put(TOKEN).mock(side_effect=unreachable)

@@ -14,7 +14,7 @@ from typing import Any, Union
 
 import httpx
 import respx
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from imdsclient import AsyncIMDSClient, IMDSClient, IMDSError
@@ -155,6 +155,7 @@ def _check(name: str, value: Any) -> None:
 
 @FUZZ
 @given(script=answers, call=calls)
+@example(script=[(200, {"content-length": "\u00b9"}, b"x")], call=("get", "instance-id"))
 def test_sync_client_returns_a_value_or_an_imds_error(
     script: list[Answer], call: tuple[str, Any]
 ) -> None:
