@@ -1,13 +1,13 @@
 """Start-up cost of ``python -m imdsclient get instance-id`` against a bare httpx script.
 
-DESIGN §7: the CLI must take at most 1.3x the wall time of ``python -c "import httpx; ..."``
-doing the same token PUT + GET. Both talk to an in-process simulator on 127.0.0.1, and runs
-alternate (CLI, httpx, CLI, httpx, ...) so that machine noise hits both alike.
+Target (docs/performance.md): the CLI takes at most 1.3x the wall time of ``python -c "import
+httpx; ..."`` doing the same token PUT + GET. Both talk to an in-process simulator on 127.0.0.1,
+and runs alternate (CLI, httpx, CLI, httpx, ...) so that machine noise hits both alike.
 
 A default ``httpx.Client`` loads the certifi CA bundle even for plain-HTTP URLs (tens of ms),
 which imdsclient skips for ``http://`` endpoints. So a second, stricter baseline is measured too,
 for information: the same script with ``verify=False`` (no CA bundle), i.e. the least an httpx
-program can pay. The target applies to the first ratio, as DESIGN words it.
+program can pay. The target applies to the first ratio, as the target words it.
 
 Usage: ``python benchmarks/cli_startup.py [--runs 15]``; prints the medians, the spread
 (min-max and interquartile range) and the ratios of the medians. Exit status 1 when over target.

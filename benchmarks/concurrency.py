@@ -1,7 +1,8 @@
 """32 threads and 1000 asyncio tasks sharing one client: token PUTs, errors, and throughput.
 
-DESIGN §7: 32 threads / 1000 async tasks sharing a client make one PUT and no errors. Throughput
-is compared with a floor doing the same work with bare httpx and a token fetched beforehand:
+Target (docs/performance.md): 32 threads / 1000 async tasks sharing a client make one PUT and no
+errors. Throughput is compared with a floor doing the same work with bare httpx and a token
+fetched beforehand:
 
 - threads: 32 threads sharing one ``httpx.Client`` (the shape of ``IMDSClient`` inside), and, as
   a second reference, 32 threads each with its own ``httpx.Client``;

@@ -5,7 +5,7 @@ instance) for the instance role's credentials ``--retrievals`` times, the way bo
 credential refresh does.  Round trips are counted by the simulator, so they are exact; times are
 the median of ``--rounds`` rounds.  botocore's fetcher sends a token PUT, the role listing and the
 credentials GET every time; ours keeps its token for its lifetime and the role name, so once warm
-a retrieval is one GET.  Target (DESIGN §6/§7): at most half of botocore's round trips.  Run:
+a retrieval is one GET.  Target (docs/boto.md): at most half of botocore's round trips.  Run:
 ``python benchmarks/credentials_round_trips.py [--retrievals N] [--rounds R]``.
 """
 

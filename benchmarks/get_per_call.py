@@ -1,4 +1,6 @@
-"""Per-call cost of ``IMDSClient.get`` against a bare httpx GET and the peers (DESIGN §7: <= 1.3x).
+"""Per-call cost of ``IMDSClient.get`` against a bare httpx GET and the peers.
+
+Target (docs/performance.md): <= 1.3x.
 
 Contenders, each reading ``instance-id`` from an IMDS simulator on 127.0.0.1 (run in a child
 process, so no contender shares a GIL with the server's threads):

@@ -1,8 +1,8 @@
 """Off EC2 with default settings: how fast the first call fails and ``is_available()`` answers.
 
-DESIGN §7: the first call fails in <= 2 s, and ``is_available()`` answers in <= 1.2 s. Both are
-timed on a fresh ``IMDSClient`` (default timeout 1 s, 3 attempts) against two endpoints, both on
-127.0.0.1, never the real 169.254.169.254:
+Target (docs/performance.md): the first call fails in <= 2 s, and ``is_available()`` answers in
+<= 1.2 s. Both are timed on a fresh ``IMDSClient`` (default timeout 1 s, 3 attempts) against two
+endpoints, both on 127.0.0.1, never the real 169.254.169.254:
 
 - ``refused``: a port nothing listens on (bound, then closed): the kernel answers RST at once,
   like a host with a REJECT firewall rule.

@@ -1,8 +1,8 @@
 """A burst of gets from 32 threads against a throttling IMDS simulator: zero errors required.
 
-DESIGN §7: against a simulator throttling at 1024 requests/s, 5000 gets from 32 threads sharing
-one ``IMDSClient`` (default retry policy) complete with zero errors. Reported per round: total
-time, retries (counted by an ``on_retry`` hook), the simulator's 429 count
+Target (docs/performance.md): against a simulator throttling at 1024 requests/s, 5000 gets from
+32 threads sharing one ``IMDSClient`` (default retry policy) complete with zero errors. Reported
+per round: total time, retries (counted by an ``on_retry`` hook), the simulator's 429 count
 (``count(status=429)``), and errors by class.
 
 Two loads are run, alternating:

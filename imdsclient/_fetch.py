@@ -1,4 +1,4 @@
-"""GET one path with the token lifecycle of DESIGN §1 (docs/design.md): the flow every
+"""GET one path with the token lifecycle of docs/design.md ("The protocol"): the flow every
 operation is built on, and the token fetch with its single flight.
 
 Everything here is a decision; the I/O is the effects of :mod:`imdsclient._flow`, and the
@@ -110,7 +110,7 @@ def _no_token(reason: str, *, status: int | None) -> IMDSError:
 
 
 def fetch(session: Session, path: str, *, single_attempt: bool = False) -> Flow[bytes]:
-    """GET one path with the token lifecycle of DESIGN §1; the body's exact bytes."""
+    """GET one path with the token lifecycle of docs/design.md; the body's exact bytes."""
     full = normalize_path(path)
     if session.config.disabled:
         raise IMDSDisabledError(f"IMDS access is disabled; not requesting {full}", path=full)

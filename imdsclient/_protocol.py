@@ -1,8 +1,8 @@
 """The IMDS protocol as pure rules: paths, requests, and what each answer means.
 
 Nothing here does I/O.  :func:`classify` turns the result of one exchange into an
-:class:`Outcome`; it is DESIGN §1's table written once, tested row by row, and shared by the
-sync and async clients.
+:class:`Outcome`; it is the protocol table of docs/design.md written once, tested row by
+row, and shared by the sync and async clients.
 """
 
 from __future__ import annotations
@@ -200,7 +200,7 @@ def is_throttle(result: Result) -> bool:
 
 
 def classify(result: Result, *, path: str, endpoint_seen: bool) -> Outcome:
-    """Decide what one result means (DESIGN §1), for the token PUT and for GETs alike.
+    """Decide what one result means (docs/design.md, "The protocol"), for the PUT and GETs.
 
     ``endpoint_seen`` says whether the endpoint has answered this client before: connection
     failures are retried only then, so that off EC2 the first call fails fast.

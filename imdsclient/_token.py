@@ -120,10 +120,3 @@ class TokenState:
         self.generation += 1
         self._finished()
         return Grant(None, self.generation)
-
-    def clear(self) -> None:
-        """Forget the token and any IMDSv1 decision (after a fork, for instance)."""
-        self._token = None
-        self._refresh_at = self._v1_until = 0.0
-        self.fallback_reason = ""
-        self.generation += 1

@@ -98,7 +98,7 @@ class InstanceMetadataFetcher:
     ``ec2_metadata_v1_disabled`` and ``ec2_credential_refresh_window``; ``env`` is read for
     ``AWS_EC2_METADATA_DISABLED``).  Nothing else is read from the environment or
     ``~/.aws/config``: like botocore's, this fetcher does what its arguments say.
-    ``user_agent`` is accepted and not sent (imdsclient sends its own).
+    ``user_agent`` is accepted for botocore's signature and ignored (imdsclient sends its own).
 
     Keyword-only extras: ``clock`` and ``rng`` are seams for tests; ``max_stale`` bounds static
     stability (seconds past the real expiry; 0 turns extensions off).  Thread-safe: retrievals
@@ -121,7 +121,7 @@ class InstanceMetadataFetcher:
         settings: Mapping[str, Any] = config or {}
         environ: Mapping[str, str] = os.environ if env is None else env
         self._base_url = _base_url(base_url, settings)
-        self._user_agent = user_agent
+        del user_agent  # botocore's signature; imdsclient sends its own User-Agent
         window = settings.get("ec2_credential_refresh_window")
         self.refresh_window = float(_DEFAULT_REFRESH_WINDOW if window is None else window)
         self._clock: Clock = clock or SYSTEM_CLOCK

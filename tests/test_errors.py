@@ -65,7 +65,7 @@ def test_default_hints_say_what_to_do(cls: type[errors.IMDSError]) -> None:
     ],
 )
 def test_hints_name_the_exact_fix(key: str, needle: str) -> None:
-    """The hint table quotes the exact commands DESIGN §1 names."""
+    """The hint table quotes the exact commands the protocol table (docs/design.md) names."""
     assert needle in errors.HINTS[key]
 
 

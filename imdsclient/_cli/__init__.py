@@ -12,8 +12,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any, Callable
 
+from imdsclient._cli import _commands
 from imdsclient._cli import _exit_codes as codes
-from imdsclient._cli._commands import COMMANDS, OutputError, flush_stdout
+from imdsclient._cli._commands import Command, OutputError, flush_stdout
 from imdsclient.errors import IMDSError
 
 __all__ = ["build_parser", "main"]
@@ -84,7 +85,8 @@ def _add_global_options(parser: argparse.ArgumentParser, *, nested: bool) -> Non
         metavar="N",
         type=int,
         default=default(None),
-        help="attempts per request (default: AWS_METADATA_SERVICE_NUM_ATTEMPTS or 3)",
+        help="attempts per request for transient failures; throttling (429/503) gets at least 10 "
+        "(default: AWS_METADATA_SERVICE_NUM_ATTEMPTS or 3)",
     )
     group.add_argument(
         "--no-v1-fallback",
@@ -207,22 +209,27 @@ def _args_serve(parser: argparse.ArgumentParser) -> None:
     )
 
 
-#: Command → (help, argument definitions); the same names as ``_commands.COMMANDS``.
-_SYNTAX: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
-    "get": ("print the value at PATH", _args_path),
-    "ls": ("list a folder, one entry per line (folders end in /)", _args_folder),
-    "dump": ("print the tree under PATH as JSON", _args_folder),
-    "identity": ("print the instance identity document", _args_identity),
-    "iam-info": ("print the attached instance profile", _args_iam_info),
-    "tags": ("print the instance tags (key<TAB>value)", _args_tags),
-    "user-data": ("write the user-data, byte for byte, to stdout", _args_none),
-    "events": ("print spot, rebalance and scheduled events", _args_events),
+#: Every command, the one registry (never ``dir()``): name → (help, arguments, what runs it).
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Command]] = {
+    "get": ("print the value at PATH", _args_path, _commands.cmd_get),
+    "ls": ("list a folder, one entry per line (folders end in /)", _args_folder, _commands.cmd_ls),
+    "dump": ("print the tree under PATH as JSON", _args_folder, _commands.cmd_dump),
+    "identity": ("print the instance identity document", _args_identity, _commands.cmd_identity),
+    "iam-info": ("print the attached instance profile", _args_iam_info, _commands.cmd_iam_info),
+    "tags": ("print the instance tags (key<TAB>value)", _args_tags, _commands.cmd_tags),
+    "user-data": (
+        "write the user-data, byte for byte, to stdout",
+        _args_none,
+        _commands.cmd_user_data,
+    ),
+    "events": ("print spot, rebalance and scheduled events", _args_events, _commands.cmd_events),
     "credential-process": (
         "print role credentials for AWS credential_process",
         _args_credential_process,
+        _commands.cmd_credential_process,
     ),
-    "doctor": ("diagnose IMDS access step by step", _args_doctor),
-    "serve": ("run the IMDS simulator until Ctrl-C", _args_serve),
+    "doctor": ("diagnose IMDS access step by step", _args_doctor, _commands.cmd_doctor),
+    "serve": ("run the IMDS simulator until Ctrl-C", _args_serve, _commands.cmd_serve),
 }
 
 
@@ -237,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_global_options(parser, nested=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     commands.required = True
-    for name, (summary, define) in _SYNTAX.items():
+    for name, (summary, define, _) in COMMANDS.items():
         sub = commands.add_parser(name, help=summary, description=summary)
         define(sub)
         _add_global_options(sub, nested=True)
@@ -299,7 +306,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
             simulator = IMDSSimulator().start()
             args.endpoint = simulator.url
-        code = COMMANDS[args.command](args)
+        code = COMMANDS[args.command][2](args)
         flush_stdout()  # a full disk or closed pipe shows here, not at interpreter exit
         return code
     except KeyboardInterrupt:

@@ -1,4 +1,4 @@
-"""One small function per command, and the explicit registry ``COMMANDS`` (never ``dir()``).
+"""One small function per command; the registry of commands is ``imdsclient._cli.COMMANDS``.
 
 Each function takes the parsed arguments and returns an exit code; ``IMDSError`` and
 ``ValueError`` propagate to ``main``, which prints one message and picks the exit code. Heavy
@@ -22,7 +22,7 @@ from imdsclient.errors import HINTS, IMDSError, MetadataNotFoundError
 if TYPE_CHECKING:
     from imdsclient._client import IMDSClient
 
-__all__ = ["COMMANDS", "Command", "OutputError", "event_records", "flush_stdout", "watch_events"]
+__all__ = ["Command", "OutputError", "event_records", "flush_stdout", "watch_events"]
 
 Command = Callable[[argparse.Namespace], int]
 Record = dict[str, Any]
@@ -303,7 +303,7 @@ def cmd_credential_process(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    """``doctor``: the seven checks of DESIGN §4; exit 1 when any finds a problem."""
+    """``doctor``: the seven checks listed in docs/cli.md; exit 1 when any finds a problem."""
     from imdsclient._cli import _doctor
 
     report = _doctor.run_checks(
@@ -338,19 +338,3 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         return codes.PROBLEM
     return codes.OK
-
-
-#: Command name → function. The parser in ``__init__`` declares the same names (tested).
-COMMANDS: dict[str, Command] = {
-    "get": cmd_get,
-    "ls": cmd_ls,
-    "dump": cmd_dump,
-    "identity": cmd_identity,
-    "iam-info": cmd_iam_info,
-    "tags": cmd_tags,
-    "user-data": cmd_user_data,
-    "events": cmd_events,
-    "credential-process": cmd_credential_process,
-    "doctor": cmd_doctor,
-    "serve": cmd_serve,
-}

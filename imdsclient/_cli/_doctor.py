@@ -1,4 +1,4 @@
-"""``imdsclient doctor``: the seven checks of DESIGN §4, each with a verdict, evidence and a fix.
+"""``imdsclient doctor``: the seven checks of docs/cli.md, each with verdict, evidence and fix.
 
 Checks are data in, verdict out. External programs and files go through a
 :class:`CommandRunner` (recorded outputs in tests; missing tools and permission errors become

@@ -3,7 +3,7 @@
 Every :class:`~imdsclient.errors.IMDSError` class has its own code, so a script can tell "IMDS is
 disabled for this instance" (12) from "nothing there" (15) from "not on EC2" (17) without parsing
 messages.  A subclass without an entry of its own gets its nearest ancestor's code.
-``tests/cli/test_exit_codes.py`` checks that ``docs/cli.md`` shows exactly :func:`markdown_table`.
+``tests/cli/test_docs.py`` checks that ``docs/cli.md`` shows exactly :func:`markdown_table`.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from imdsclient._cli import _commands
+from imdsclient import _cli
 from imdsclient._cli._exit_codes import ERROR_CODES, EXIT_CODES, markdown_table
 from imdsclient.errors import HINTS, IMDSError
 
@@ -41,7 +41,7 @@ def test_every_error_class_has_its_own_exit_code() -> None:
 def test_cli_page_documents_every_command() -> None:
     """Each registered command has a row in the commands table of docs/cli.md."""
     page = _page("cli.md")
-    for name in _commands.COMMANDS:
+    for name in _cli.COMMANDS:
         assert re.search(rf"^\| `{re.escape(name)}[ `]", page, re.M), name
 
 

@@ -451,3 +451,30 @@ def test_system_runner_reports_output_and_missing_programs() -> None:
     code, _, err = runner.run(["imdsclient-no-such-program-xyz"])
     assert code == 127
     assert "not found" in err
+
+
+def test_doctor_never_inflates_a_compressed_answer(runner: FakeRunner) -> None:
+    """A gzip bomb (10 MiB of zeros in ~10 KiB) is read as the raw bytes served, never decoded:
+    doctor uses the client's transport, which asks for identity and reads raw."""
+    import gzip
+    import tracemalloc
+
+    from tests.reliability._servers import RawServer, simple_answer
+
+    bomb = gzip.compress(bytes(10 * 1024 * 1024))
+
+    def respond(method: str, path: str) -> list[bytes]:
+        if method == "PUT":
+            return simple_answer(200, b"tok")
+        return simple_answer(200, bomb, "Content-Encoding: gzip")
+
+    server = RawServer(respond)
+    tracemalloc.start()
+    try:
+        report = _doctor.run_checks({"endpoint": server.url}, env={}, runner=runner, uid=1000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        server.close()
+    assert _check(report, "get").status == "ok"
+    assert peak < 4 * 1024 * 1024  # the inflated body alone would be 10 MiB

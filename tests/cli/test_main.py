@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from imdsclient._cli import _commands, build_parser, main
+from imdsclient import _cli
 from imdsclient._cli import _exit_codes as codes
+from imdsclient._cli import build_parser, main
 from imdsclient._retry import instant_retries
 from imdsclient.errors import HINTS
 from imdsclient.testing import IMDSSimulator
@@ -27,8 +28,8 @@ def _subcommands(parser: argparse.ArgumentParser) -> set[str]:
 
 def test_parser_and_registry_name_the_same_commands() -> None:
     """Every parsed command has a function and every function a parser entry (no dir())."""
-    assert _subcommands(build_parser()) == set(_commands.COMMANDS)
-    assert set(_commands.COMMANDS) == {
+    assert _subcommands(build_parser()) == set(_cli.COMMANDS)
+    assert set(_cli.COMMANDS) == {
         "get",
         "ls",
         "dump",
@@ -221,7 +222,8 @@ def test_ctrl_c_exits_130_without_a_traceback(
     def interrupted(args: argparse.Namespace) -> int:
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(_commands.COMMANDS, "get", interrupted)
+    summary, define, _ = _cli.COMMANDS["get"]
+    monkeypatch.setitem(_cli.COMMANDS, "get", (summary, define, interrupted))
     result = cli("--endpoint", imds_simulator.url, "get", "instance-id")
     assert result.code == codes.INTERRUPTED
     assert "Traceback" not in result.err

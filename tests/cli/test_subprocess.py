@@ -13,7 +13,7 @@ import pytest
 
 from imdsclient.testing import IMDSSimulator
 
-#: Modules `get instance-id` must not load (DESIGN §7: lean start-up).
+#: Modules `get instance-id` must not load (docs/performance.md: lean start-up).
 NOT_FOR_GET = ("pydantic", "imdsclient.testing", "imdsclient._cli._doctor", "imdsclient._models")
 
 

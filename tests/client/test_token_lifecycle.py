@@ -1,4 +1,5 @@
-"""Both shells against scripted IMDS answers (respx): the exact request sequences of DESIGN §1."""
+"""Both shells against scripted IMDS answers (respx): the exact request sequences of the
+protocol table (docs/design.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The pure protocol rules: DESIGN §1 as a table, one row per situation, plus path hygiene."""
+"""The pure protocol rules: docs/design.md's protocol table, one row per situation; path hygiene."""
 
 from __future__ import annotations
 
@@ -107,7 +107,7 @@ ROWS: list[tuple[str, Result, str, bool, Action, type[IMDSError] | None]] = [
 def test_classify(
     result: Result, path: str, seen: bool, action: Action, error: type[IMDSError] | None
 ) -> None:
-    """Each situation of DESIGN §1 maps to its action and error class."""
+    """Each situation of the protocol table (docs/design.md) maps to its action and error class."""
     outcome = classify(result, path=path, endpoint_seen=seen)
     assert outcome.action is action
     if error is None:

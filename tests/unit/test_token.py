@@ -59,17 +59,6 @@ def test_a_token_ends_the_fallback() -> None:
     assert state.plan(2.0)[1].token == "t"
 
 
-def test_clear_forgets_and_moves_the_generation() -> None:
-    """clear() drops the token and changes the generation so stale grants cannot match."""
-    state = TokenState()
-    grant = state.store("t", 600, now=0.0)
-    state.clear()
-    plan, now_grant = state.plan(0.0)
-    assert plan is Plan.FETCH
-    assert now_grant.token is None
-    assert now_grant.generation != grant.generation
-
-
 def test_a_failed_fetch_is_shared_only_with_those_who_waited_for_it() -> None:
     """Tickets taken before a failure see (a copy of) it; later tickets and successes do not."""
     state = TokenState()
