@@ -32,7 +32,9 @@ class AsyncIMDSClient(AsyncMethods, ClientBase):
 
     def _open(self) -> None:
         self._lock: asyncio.Lock | None = None  # made in the running loop (Python 3.9 binds early)
-        self._http: httpx.AsyncClient | None = self._new_http()
+        self._http: httpx.AsyncClient | None = async_client(
+            self.config.base_url, self.config.timeout, self._transport
+        )
 
     async def aclose(self) -> None:
         """Close the connection pool; the client cannot be used afterwards."""
@@ -94,12 +96,6 @@ class AsyncIMDSClient(AsyncMethods, ClientBase):
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
-
-    def _new_http(self) -> httpx.AsyncClient:
-        transport = self._transport
-        if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
-            raise TypeError(f"AsyncIMDSClient needs an async httpx transport, not {transport!r}")
-        return async_client(self.config.base_url, self.config.timeout, transport)
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:

@@ -30,7 +30,9 @@ class IMDSClient(SyncMethods, ClientBase):
     def _open(self) -> None:
         self._lock = threading.Lock()
         self._pid = os.getpid()
-        self._http: httpx.Client | None = self._new_http()
+        self._http: httpx.Client | None = sync_client(
+            self.config.base_url, self.config.timeout, self._transport
+        )
 
     def close(self) -> None:
         """Close the connection pool; the client cannot be used afterwards."""
@@ -74,17 +76,11 @@ class IMDSClient(SyncMethods, ClientBase):
             return [self._run(flow) for flow in effect.flows]
         raise TypeError(f"not an effect: {effect!r}")
 
-    def _new_http(self) -> httpx.Client:
-        transport = self._transport
-        if transport is not None and not isinstance(transport, httpx.BaseTransport):
-            raise TypeError(f"IMDSClient needs a sync httpx transport, not {transport!r}")
-        return sync_client(self.config.base_url, self.config.timeout, transport)
-
     def _client(self) -> httpx.Client:
         if self._http is None:
             raise RuntimeError("This IMDSClient is closed; create a new one.")
         if self._pid != os.getpid():  # forked: never share the parent's connections or lock
             # The parent's lock may have been held by a thread that does not exist here.
             self._pid, self._lock = os.getpid(), threading.Lock()
-            self._http = self._new_http()
+            self._http = sync_client(self.config.base_url, self.config.timeout, self._transport)
         return self._http

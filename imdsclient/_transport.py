@@ -41,18 +41,22 @@ def _options(base_url: str, timeout: float, transport: object | None) -> dict[st
     }
 
 
-def sync_client(
-    base_url: str, timeout: float, transport: httpx.BaseTransport | None = None
-) -> httpx.Client:
+def sync_client(base_url: str, timeout: float, transport: object = None) -> httpx.Client:
     """A keep-alive client for one endpoint; ``transport`` replaces the network (tests)."""
-    return httpx.Client(**_options(base_url, timeout, transport))
+    return httpx.Client(**_options(base_url, timeout, _check(transport, httpx.BaseTransport)))
 
 
-def async_client(
-    base_url: str, timeout: float, transport: httpx.AsyncBaseTransport | None = None
-) -> httpx.AsyncClient:
+def async_client(base_url: str, timeout: float, transport: object = None) -> httpx.AsyncClient:
     """The async twin of :func:`sync_client`."""
-    return httpx.AsyncClient(**_options(base_url, timeout, transport))
+    kind = httpx.AsyncBaseTransport
+    return httpx.AsyncClient(**_options(base_url, timeout, _check(transport, kind)))
+
+
+def _check(transport: object, kind: type) -> object:
+    """A transport of the kind the client needs, or a usage error before anything is sent."""
+    if transport is not None and not isinstance(transport, kind):
+        raise TypeError(f"the client needs an httpx.{kind.__name__}, not {transport!r}")
+    return transport
 
 
 def failure_from(exc: httpx.TransportError) -> Failure:
