@@ -33,7 +33,9 @@ __all__ = ["KINDS", "build", "main", "render", "snapshot_date"]
 #: The endpoints under /latest/dynamic/instance-identity/ whose certificates are bundled.
 KINDS = ("pkcs7", "rsa2048", "signature")
 FORMAT = 1
-DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "imdsclient" / "data" / "iid-certificates.json"
+DEFAULT_OUTPUT = (
+    Path(__file__).resolve().parent.parent / "imdsclient" / "data" / "iid-certificates.json"
+)
 
 _DATE = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
 _PEM = re.compile(r"-----BEGIN CERTIFICATE-----\n([A-Za-z0-9+/=\n]+)-----END CERTIFICATE-----\n?")
@@ -57,7 +59,7 @@ def snapshot_date(compiled: Mapping[str, Any]) -> str:
             found += _DATE.findall(str(source.get("commit_date", "")))
     if not found:
         raise InputError("no snapshot date: neither 'compiled' nor any source's 'commit_date'")
-    return max(found)
+    return str(max(found))
 
 
 def _certificate(region: str, kind: str, entry: Any) -> dict[str, str]:
