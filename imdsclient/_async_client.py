@@ -29,6 +29,8 @@ if TYPE_CHECKING:  # annotations only: the models (and pydantic) load when a typ
         ScheduledEvent,
         SpotInstanceAction,
     )
+    from imdsclient._trust import Certificates
+    from imdsclient._verify import VerifiedIdentity
 
 __all__ = ["AsyncIMDSClient"]
 
@@ -158,6 +160,16 @@ class AsyncIMDSClient(ClientBase):
     async def dump(self, path: str = "", *, include_credentials: bool = False) -> dict[str, Any]:
         """The tree under ``path`` as nested dicts of text; credentials only if asked."""
         return await self._run(meta.dump(self._session, path, include_credentials))
+
+    async def verified_identity(
+        self, *, certificates: Certificates | None = None, allow_dsa: bool = False
+    ) -> VerifiedIdentity:
+        """The identity document with its ``rsa2048`` signature verified (cached per client)."""
+        from imdsclient import _verify  # lazy: only verification needs it
+
+        return await self._run(
+            _verify.verified_identity(self._session, certificates=certificates, allow_dsa=allow_dsa)
+        )
 
     async def cache_clear(self) -> None:
         """Forget the cached immutable values and the IAM role name."""
