@@ -68,7 +68,7 @@ class SignedMessage:
 
     kind: str
     content: bytes
-    issuer: Any  # asn1crypto.x509.Name
+    issuer: bytes  # DER of the signer's issuer Name, compared byte for byte
     issuer_text: str
     serial: int
     digest: str
@@ -93,11 +93,14 @@ def parse_signed_data(der: bytes, kind: str) -> SignedMessage:
 
 def _parse(der: bytes, kind: str) -> SignedMessage:
     info = cms.ContentInfo.load(der, strict=True)
+    info.native  # noqa: B018 (parse everything now: asn1crypto is lazy, and no part goes unread)
     if info["content_type"].native != "signed_data":
         raise _fail(
             f"{kind} is a PKCS#7 {info['content_type'].native} message, not signedData", "malformed"
         )
     signed = info["content"]
+    if signed["version"].native != "v1":
+        raise _fail(f"{kind} is SignedData {signed['version'].native}, not v1", "malformed")
     certificates = signed["certificates"]
     if certificates.native:
         raise _fail(
@@ -117,6 +120,8 @@ def _parse(der: bytes, kind: str) -> SignedMessage:
     if len(signer_infos) != 1:
         raise _fail(f"{kind} has {len(signer_infos)} signers; AWS's messages have one", "malformed")
     signer = signer_infos[0]
+    if signer["version"].native != "v1":
+        raise _fail(f"{kind}'s SignerInfo is {signer['version'].native}, not v1", "malformed")
     sid = signer["sid"]
     if sid.name != "issuer_and_serial_number":
         raise _fail(
@@ -136,6 +141,13 @@ def _parse(der: bytes, kind: str) -> SignedMessage:
             "algorithm",
         )
     assert family is not None
+    listed = [(a["algorithm"].native, a["parameters"].native) for a in signed["digest_algorithms"]]
+    if listed != [(digest, None)]:
+        raise _fail(f"{kind} lists other digest algorithms than its signer's {digest}", "algorithm")
+    if signer["digest_algorithm"]["parameters"].native is not None or (
+        signer["signature_algorithm"]["parameters"].native is not None
+    ):
+        raise _fail(f"{kind} gives its algorithms unexpected parameters", "algorithm")
     attributes = signer["signed_attrs"]
     raw = attributes.dump() if attributes.native is not None else b""
     if not raw:
@@ -161,7 +173,7 @@ def _parse(der: bytes, kind: str) -> SignedMessage:
     return SignedMessage(
         kind=kind,
         content=content,
-        issuer=issuer,
+        issuer=issuer.dump(),
         issuer_text=issuer.human_friendly,
         serial=int(sid.chosen["serial_number"].native),
         digest=digest,

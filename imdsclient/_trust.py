@@ -84,7 +84,7 @@ class TrustedCertificate:
     """What verification uses of one trusted certificate."""
 
     serial: int
-    issuer: Any  # asn1crypto.x509.Name: compared the RFC 5280 way (case, spaces)
+    issuer: bytes  # DER of the issuer Name: a signer must name it byte for byte
     issuer_text: str
     public_key: Any  # a cryptography public key (RSA or DSA)
     not_after: datetime
@@ -111,7 +111,7 @@ def parse_pem(pem: str | bytes) -> tuple[TrustedCertificate, ...]:
         found.append(
             TrustedCertificate(
                 serial=int(tbs["serial_number"].native),
-                issuer=tbs["issuer"],
+                issuer=tbs["issuer"].dump(),
                 issuer_text=tbs["issuer"].human_friendly,
                 public_key=load_der_public_key(tbs["subject_public_key_info"].dump()),
                 not_after=tbs["validity"]["not_after"].native,
