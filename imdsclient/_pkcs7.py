@@ -24,7 +24,7 @@ import hmac
 from dataclasses import dataclass
 from typing import Any
 
-from asn1crypto import cms
+from asn1crypto import cms, core
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, padding, rsa
@@ -56,6 +56,10 @@ _ALLOWED = {
     "rsa2048": ({"sha256", "sha384", "sha512"}, {"rsa"}),
     "pkcs7": ({"sha1", "sha256", "sha384", "sha512"}, {"rsa", "dsa"}),
 }
+
+
+#: The signed attributes whose values verification reads.
+_READ = frozenset({"content_type", "message_digest", "cms_algorithm_protection"})
 
 
 def _fail(message: str, reason: str) -> IdentityVerificationError:
@@ -93,21 +97,25 @@ def parse_signed_data(der: bytes, kind: str) -> SignedMessage:
 
 def _parse(der: bytes, kind: str) -> SignedMessage:
     info = cms.ContentInfo.load(der, strict=True)
-    info.native  # noqa: B018 (parse everything now: asn1crypto is lazy, and no part goes unread)
     if info["content_type"].native != "signed_data":
         raise _fail(
             f"{kind} is a PKCS#7 {info['content_type'].native} message, not signedData", "malformed"
         )
     signed = info["content"]
-    if signed["version"].native != "v1":
-        raise _fail(f"{kind} is SignedData {signed['version'].native}, not v1", "malformed")
     certificates = signed["certificates"]
-    if certificates.native:
+    if not isinstance(certificates, core.Void) and len(certificates):
         raise _fail(
             f"{kind} carries {len(certificates)} certificate(s) of its own; certificates inside "
             "a message are never trusted, and AWS's messages carry none",
             "embedded_certificates",
         )
+    # asn1crypto parses lazily: parse every part the signature does not cover now, so that no
+    # byte goes unread (the signed attributes are covered by the signature itself).
+    _parse_all(signed, ("version", "digest_algorithms", "encap_content_info", "crls"))
+    if signed["version"].native != "v1":
+        raise _fail(f"{kind} is SignedData {signed['version'].native}, not v1", "malformed")
+    if not isinstance(signed["crls"], core.Void):
+        raise _fail(f"{kind} carries revocation lists; AWS's messages carry none", "malformed")
     encap = signed["encap_content_info"]
     if encap["content_type"].native != "data":
         raise _fail(
@@ -120,6 +128,9 @@ def _parse(der: bytes, kind: str) -> SignedMessage:
     if len(signer_infos) != 1:
         raise _fail(f"{kind} has {len(signer_infos)} signers; AWS's messages have one", "malformed")
     signer = signer_infos[0]
+    _parse_all(signer, ("version", "sid", "digest_algorithm", "signature_algorithm", "signature"))
+    if not isinstance(signer["unsigned_attrs"], core.Void):
+        raise _fail(f"{kind} has unsigned attributes; AWS's messages have none", "malformed")
     if signer["version"].native != "v1":
         raise _fail(f"{kind}'s SignerInfo is {signer['version'].native}, not v1", "malformed")
     sid = signer["sid"]
@@ -149,7 +160,7 @@ def _parse(der: bytes, kind: str) -> SignedMessage:
     ):
         raise _fail(f"{kind} gives its algorithms unexpected parameters", "algorithm")
     attributes = signer["signed_attrs"]
-    raw = attributes.dump() if attributes.native is not None else b""
+    raw = b"" if isinstance(attributes, core.Void) else attributes.dump()
     if not raw:
         raise _fail(f"{kind} has no signed attributes; AWS's messages sign them", "malformed")
     if raw[0] != 0xA0 or raw[1] == 0x80:
@@ -184,6 +195,12 @@ def _parse(der: bytes, kind: str) -> SignedMessage:
     )
 
 
+def _parse_all(value: Any, fields: tuple[str, ...]) -> None:
+    """Parse these fields completely now (errors surface here, as ``ValueError`` and such)."""
+    for name in fields:
+        value[name].native  # noqa: B018 (for the side effect: a full parse)
+
+
 def _attributes(attributes: Any, kind: str) -> dict[str, Any]:
     """Signed attribute type → its single value; an error for duplicates or multi-values."""
     values: dict[str, Any] = {}
@@ -193,7 +210,12 @@ def _attributes(attributes: Any, kind: str) -> dict[str, Any]:
             raise _fail(f"{kind} signs the attribute {name} twice", "malformed")
         if len(attribute["values"]) != 1:
             raise _fail(f"{kind}'s signed attribute {name} has several values", "malformed")
-        values[name] = attribute["values"][0].native
+        # Only the attributes verification reads are parsed: the rest are covered by the
+        # signature, and asn1crypto's schema for some (smimeCapabilities) is stricter than
+        # what OpenSSL writes.
+        values[name] = (
+            attribute["values"][0] if name not in _READ else attribute["values"][0].native
+        )
     return values
 
 

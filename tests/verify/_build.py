@@ -113,6 +113,7 @@ def build(
     digest_algorithms: list[str] | None = None,
     version: str = "v1",
     trailing: bytes = b"",
+    unsigned_attrs: cms.CMSAttributes | None = None,
 ) -> str:
     """A base64 SignedData over ``document``; every keyword breaks one thing."""
     who = who or signer()
@@ -144,6 +145,8 @@ def build(
     }
     if attrs:
         info["signed_attrs"] = attrs
+    if unsigned_attrs is not None:
+        info["unsigned_attrs"] = unsigned_attrs
     encap: dict[str, Any] = {"content_type": content_type}
     if content is True:
         encap["content"] = document

@@ -143,6 +143,11 @@ def test_signed_data_version_must_be_v1() -> None:
     reject("malformed", build(version="v3"))
 
 
+def test_unsigned_attributes_are_refused() -> None:
+    """Unsigned attributes (not covered by the signature; AWS has none) are refused."""
+    reject("malformed", build(unsigned_attrs=attributes()))
+
+
 def test_nothing_may_follow_the_message() -> None:
     """Trailing bytes after the ContentInfo are malformed."""
     reject("malformed", build(trailing=b"\0\0"))
