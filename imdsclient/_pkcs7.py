@@ -29,7 +29,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, padding, rsa
 
-from imdsclient._trust import Certificates, TrustedCertificate, elsewhere
+from imdsclient._trust import Certificates, TrustedCertificate, elsewhere, short
 from imdsclient.errors import IdentityVerificationError
 
 __all__ = ["SignedMessage", "parse_signed_data", "verify_bare_signature", "verify_signed_data"]
@@ -99,7 +99,8 @@ def _parse(der: bytes, kind: str) -> SignedMessage:
     info = cms.ContentInfo.load(der, strict=True)
     if info["content_type"].native != "signed_data":
         raise _fail(
-            f"{kind} is a PKCS#7 {info['content_type'].native} message, not signedData", "malformed"
+            f"{kind} is a PKCS#7 {short(info['content_type'].native)} message, not signedData",
+            "malformed",
         )
     signed = info["content"]
     certificates = signed["certificates"]
@@ -113,13 +114,14 @@ def _parse(der: bytes, kind: str) -> SignedMessage:
     # byte goes unread (the signed attributes are covered by the signature itself).
     _parse_all(signed, ("version", "digest_algorithms", "encap_content_info", "crls"))
     if signed["version"].native != "v1":
-        raise _fail(f"{kind} is SignedData {signed['version'].native}, not v1", "malformed")
+        raise _fail(f"{kind} is SignedData {short(signed['version'].native)}, not v1", "malformed")
     if not isinstance(signed["crls"], core.Void):
         raise _fail(f"{kind} carries revocation lists; AWS's messages carry none", "malformed")
     encap = signed["encap_content_info"]
     if encap["content_type"].native != "data":
         raise _fail(
-            f"{kind} signs content of type {encap['content_type'].native}, not data", "malformed"
+            f"{kind} signs content of type {short(encap['content_type'].native)}, not data",
+            "malformed",
         )
     content = encap["content"].native
     if not isinstance(content, bytes) or not content:
@@ -132,7 +134,9 @@ def _parse(der: bytes, kind: str) -> SignedMessage:
     if not isinstance(signer["unsigned_attrs"], core.Void):
         raise _fail(f"{kind} has unsigned attributes; AWS's messages have none", "malformed")
     if signer["version"].native != "v1":
-        raise _fail(f"{kind}'s SignerInfo is {signer['version'].native}, not v1", "malformed")
+        raise _fail(
+            f"{kind}'s SignerInfo is {short(signer['version'].native)}, not v1", "malformed"
+        )
     sid = signer["sid"]
     if sid.name != "issuer_and_serial_number":
         raise _fail(
@@ -144,17 +148,19 @@ def _parse(der: bytes, kind: str) -> SignedMessage:
     family, named_digest = _SIGNATURE_ALGORITHMS.get(algorithm, (None, None))
     digests, families = _ALLOWED[kind]
     if digest not in digests:
-        raise _fail(f"{kind} uses the digest {digest}, not accepted for {kind}", "algorithm")
+        raise _fail(f"{kind} uses the digest {short(digest)}, not accepted for {kind}", "algorithm")
     if family not in families or named_digest not in (None, digest):
         raise _fail(
-            f"{kind} uses the signature algorithm {algorithm} with {digest}, "
+            f"{kind} uses the signature algorithm {short(algorithm)} with {short(digest)}, "
             f"not accepted for {kind}",
             "algorithm",
         )
     assert family is not None
     listed = [(a["algorithm"].native, a["parameters"].native) for a in signed["digest_algorithms"]]
     if listed != [(digest, None)]:
-        raise _fail(f"{kind} lists other digest algorithms than its signer's {digest}", "algorithm")
+        raise _fail(
+            f"{kind} lists other digest algorithms than its signer's {short(digest)}", "algorithm"
+        )
     if signer["digest_algorithm"]["parameters"].native is not None or (
         signer["signature_algorithm"]["parameters"].native is not None
     ):
@@ -207,9 +213,9 @@ def _attributes(attributes: Any, kind: str) -> dict[str, Any]:
     for attribute in attributes:
         name = attribute["type"].native
         if name in values:
-            raise _fail(f"{kind} signs the attribute {name} twice", "malformed")
+            raise _fail(f"{kind} signs the attribute {short(name)} twice", "malformed")
         if len(attribute["values"]) != 1:
-            raise _fail(f"{kind}'s signed attribute {name} has several values", "malformed")
+            raise _fail(f"{kind}'s signed attribute {short(name)} has several values", "malformed")
         # Only the attributes verification reads are parsed: the rest are covered by the
         # signature, and asn1crypto's schema for some (smimeCapabilities) is stricter than
         # what OpenSSL writes.
@@ -243,19 +249,19 @@ def verify_signed_data(
     kind = message.kind
     signer = [c for c in candidates if c.serial == message.serial and c.issuer == message.issuer]
     if not signer:
-        named = f"issuer {message.issuer_text!r}, serial {message.serial:X}"
+        named = f"issuer {short(message.issuer_text)!r}, serial {short(f'{message.serial:X}')}"
         others = elsewhere(certificates, kind, message.serial, message.issuer)
         if others:
             shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
             raise _fail(
                 f"{kind} is signed by the certificate of {shown} ({named}), "
-                f"but the document says region {region!r}",
+                f"but the document says region {short(region)!r}",
                 "wrong_region",
             )
         trusted = ", ".join(c.describe() for c in candidates)
         raise _fail(
             f"{kind} is signed by {named}, which is not the trusted {kind} certificate for "
-            f"region {region!r} ({trusted})",
+            f"region {short(region)!r} ({trusted})",
             "unknown_signer",
         )
     hasher = hashes.Hash(_HASHES[message.digest]())
@@ -275,7 +281,7 @@ def verify_signed_data(
             return cert
     raise _fail(
         f"The {kind} signature does not verify with the trusted certificate for region "
-        f"{region!r} ({signer[0].describe()})",
+        f"{short(region)!r} ({signer[0].describe()})",
         "bad_signature",
     )
 
@@ -290,6 +296,6 @@ def verify_bare_signature(
     trusted = ", ".join(c.describe() for c in candidates)
     raise _fail(
         f"The signature does not verify over the document with the trusted signature "
-        f"certificate for region {region!r} ({trusted})",
+        f"certificate for region {short(region)!r} ({trusted})",
         "bad_signature",
     )

@@ -30,8 +30,11 @@ __all__ = [
     "TrustedCertificate",
     "bundled_identity_certificates",
     "bundled_store",
+    "elsewhere",
     "parse_pem",
+    "short",
     "snapshot_date",
+    "trusted",
 ]
 
 #: The signed endpoints, strongest first: what ``VerifiedIdentity.method`` reports.
@@ -52,6 +55,12 @@ def _load() -> dict[str, Any]:
             with open(_DATA, encoding="utf-8") as handle:
                 _store = json.load(handle)
         return _store
+
+
+def short(value: object, limit: int = 64) -> str:
+    """``value`` as text of at most ``limit`` characters, for messages about untrusted input."""
+    text = str(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def snapshot_date() -> date:
@@ -129,14 +138,14 @@ def trusted(certificates: Certificates, region: str, kind: str) -> tuple[Trusted
     if pem is None:
         known = "" if kinds is None else f" (it has {', '.join(sorted(kinds)) or 'none'})"
         raise IdentityVerificationError(
-            f"No trusted {kind} certificate for region {region[:40]!r}{known}",
+            f"No trusted {kind} certificate for region {short(region)!r}{known}",
             reason="unknown_region",
         )
     try:
         return parse_pem(pem)
     except Exception as exc:  # asn1crypto and cryptography raise ValueError, TypeError and more
         raise IdentityVerificationError(
-            f"The trusted {kind} certificate for region {region[:40]!r} cannot be read ({exc})",
+            f"The trusted {kind} certificate for region {short(region)!r} cannot be read ({exc})",
             reason="certificates",
             hint="Pass PEM certificates (-----BEGIN CERTIFICATE-----) in certificates=.",
         ) from None

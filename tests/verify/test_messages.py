@@ -172,6 +172,17 @@ def test_the_signed_content_must_be_an_identity_document() -> None:
     reject("document", build(document=b'{"region": 5}'))
 
 
+def test_messages_about_untrusted_input_stay_short() -> None:
+    """A forged document with a huge region, or a huge serial, does not make a huge message."""
+    document = DOCUMENT.replace(b'"region" : "eu-west-1"', b'"region" : "' + b"x" * 5000 + b'"')
+    error = reject("unknown_region", build(document=document))
+    assert len(str(error)) < 600
+    certs = {"x" * 5000: {"rsa2048": signer().pem}}
+    body = build(document=document, who=signer("rsa", "a" * 3000))
+    error = reject("unknown_signer", body, certificates=certs)
+    assert len(str(error)) < 800
+
+
 def test_pem_armour_and_whitespace_are_tolerated() -> None:
     """A body wrapped as a PEM PKCS7 block, or re-wrapped, still verifies."""
     body = build()
