@@ -22,6 +22,7 @@ raises ``ImportError`` naming the extra; everything else works as before.
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import threading
 from collections.abc import Callable, Mapping
@@ -49,16 +50,12 @@ _available: bool | None = None
 
 
 def available() -> bool:
-    """Whether ``cryptography`` and ``asn1crypto`` can be imported (checked once)."""
+    """Whether ``cryptography`` and ``asn1crypto`` are installed (found, not imported: cheap)."""
     global _available
     if _available is None:
-        try:
-            import asn1crypto.cms  # noqa: F401
-            import cryptography.x509  # noqa: F401
-        except ImportError:
-            _available = False
-        else:
-            _available = True
+        _available = all(
+            importlib.util.find_spec(name) is not None for name in ("cryptography", "asn1crypto")
+        )
     return _available
 
 

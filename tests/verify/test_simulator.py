@@ -148,3 +148,15 @@ def test_without_the_extra_the_simulator_serves_everything_but_signatures() -> N
     assert (document, rsa2048) == ("200", "404")
     assert error.startswith("ImportError")
     assert "imdsclient[verify]" in error
+
+
+def test_a_simulator_loads_cryptography_only_when_it_signs() -> None:
+    """Serving unsigned paths and listings imports neither cryptography nor asn1crypto."""
+    code = (
+        "import sys; from imdsclient.testing import SimulatorState; s = SimulatorState(); "
+        "s.handle('GET', '/latest/dynamic/instance-identity/', {}); "
+        "s.handle('GET', '/latest/meta-data/instance-id', {}); "
+        "print(sorted(m for m in ('cryptography', 'asn1crypto') if m in sys.modules))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[]"
