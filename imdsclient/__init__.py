@@ -2,6 +2,8 @@
 
 ``import imdsclient`` is cheap: the clients, httpx, tenacity and pydantic load on first use
 (PEP 562), so a one-off ``python -m imdsclient get instance-id`` pays only for what it uses.
+Identity verification (``verify_identity``) loads cryptography and asn1crypto, the ``[verify]``
+extra, only when it first checks a signature.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from imdsclient.errors import (
     ConfigError,
     CredentialsError,
     EndpointDisabledError,
+    IdentityVerificationError,
     IMDSConnectionError,
     IMDSDisabledError,
     IMDSError,
@@ -38,6 +41,8 @@ if TYPE_CHECKING:
     from imdsclient._clock import Clock
     from imdsclient._config import IMDSConfig
     from imdsclient._retry import RetryEvent, RetryHook, RetryPolicy
+    from imdsclient._trust import bundled_identity_certificates
+    from imdsclient._verify import VerifiedIdentity, identity_certificates_date, verify_identity
 
 __all__ = [
     "AsyncIMDSClient",
@@ -54,6 +59,7 @@ __all__ = [
     "IMDSDisabledError",
     "IMDSError",
     "IMDSTimeoutError",
+    "IdentityVerificationError",
     "InstanceIdentityDocument",
     "MetadataNotFoundError",
     "NetworkInterface",
@@ -66,7 +72,11 @@ __all__ = [
     "SpotInstanceAction",
     "ThrottledError",
     "UnauthorizedError",
+    "VerifiedIdentity",
     "__version__",
+    "bundled_identity_certificates",
+    "identity_certificates_date",
+    "verify_identity",
 ]
 
 #: Public name -> the private module that defines it; imported on first access.
@@ -86,7 +96,11 @@ _LAZY = {
     "RetryPolicy": "imdsclient._retry",
     "ScheduledEvent": "imdsclient._api.events",
     "SpotInstanceAction": "imdsclient._api.events",
+    "VerifiedIdentity": "imdsclient._verify",
     "__version__": "imdsclient._version",
+    "bundled_identity_certificates": "imdsclient._trust",
+    "identity_certificates_date": "imdsclient._verify",
+    "verify_identity": "imdsclient._verify",
 }
 
 

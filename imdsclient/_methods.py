@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from imdsclient._api import identity as _identity
     from imdsclient._api import network as _network
     from imdsclient._api import public_keys as _public_keys
+    from imdsclient._api import verified_identity as _verified_identity
     from imdsclient._flow import Flow
     from imdsclient._session import Session
 
@@ -191,6 +192,27 @@ class SyncMethods:
         """Whether IMDS answers; one quick attempt, never raises."""
         return self._run(_values.is_available(self._session))
 
+    def verified_identity(
+        self,
+        *,
+        certificates: _verified_identity.Certificates | None = None,
+        allow_dsa: bool = False,
+    ) -> _verified_identity.VerifiedIdentity:
+        """The identity document with its ``rsa2048`` signature verified (cached per client).
+
+        Fetches the document and ``rsa2048`` (one GET each, once per client); needs the
+        ``[verify]`` extra.
+
+        Where IMDS has no ``rsa2048`` (404), ``allow_dsa=True`` falls back to ``pkcs7``.  The bodies
+        are cached once they have verified, so a failure is fetched afresh next time."""
+        from imdsclient._api import verified_identity as _verified_identity
+
+        return self._run(
+            _verified_identity.verified_identity(
+                self._session, certificates=certificates, allow_dsa=allow_dsa
+            )
+        )
+
 
 class AsyncMethods:
     """Every public operation as a awaitable method; the shell provides ``_run``."""
@@ -362,3 +384,24 @@ class AsyncMethods:
     async def is_available(self) -> bool:
         """Whether IMDS answers; one quick attempt, never raises."""
         return await self._run(_values.is_available(self._session))
+
+    async def verified_identity(
+        self,
+        *,
+        certificates: _verified_identity.Certificates | None = None,
+        allow_dsa: bool = False,
+    ) -> _verified_identity.VerifiedIdentity:
+        """The identity document with its ``rsa2048`` signature verified (cached per client).
+
+        Fetches the document and ``rsa2048`` (one GET each, once per client); needs the
+        ``[verify]`` extra.
+
+        Where IMDS has no ``rsa2048`` (404), ``allow_dsa=True`` falls back to ``pkcs7``.  The bodies
+        are cached once they have verified, so a failure is fetched afresh next time."""
+        from imdsclient._api import verified_identity as _verified_identity
+
+        return await self._run(
+            _verified_identity.verified_identity(
+                self._session, certificates=certificates, allow_dsa=allow_dsa
+            )
+        )

@@ -11,7 +11,8 @@ The hierarchy (``tests/test_errors.py`` checks this drawing against the code)::
     ├── ThrottledError
     ├── IMDSConnectionError
     │   └── IMDSTimeoutError
-    └── CredentialsError
+    ├── CredentialsError
+    └── IdentityVerificationError
 
 Each error carries ``.status`` (the HTTP status, or ``None``), ``.path`` (the IMDS path) and
 ``.hint`` (the fix).  ``str(error)`` is "what happened. what to do."  The hints live in one table,
@@ -32,6 +33,7 @@ __all__ = [
     "IMDSDisabledError",
     "IMDSError",
     "IMDSTimeoutError",
+    "IdentityVerificationError",
     "MetadataNotFoundError",
     "ThrottledError",
     "UnauthorizedError",
@@ -106,6 +108,14 @@ HINTS: dict[str, str] = {
     "credentials": (
         "The instance profile's credentials are unavailable: check the role attached with "
         "`aws ec2 describe-iam-instance-profile-associations` and its trust policy."
+    ),
+    "identity": (
+        "Do not trust this identity. For a genuine instance, pass the document exactly as "
+        "served (byte for byte) with its rsa2048 signature, and keep the bundled certificates "
+        "current (`pip install -U 'imdsclient[verify]'`)."
+    ),
+    "verify_extra": (
+        "Identity verification needs the optional dependencies: `pip install 'imdsclient[verify]'`."
     ),
     "no_role": (
         "No IAM instance profile is attached to this instance: attach one with "
@@ -209,6 +219,29 @@ class CredentialsError(IMDSError):
     ) -> None:
         self.code = code
         self.detail = detail
+        super().__init__(message, status=status, path=path, hint=hint)
+
+
+class IdentityVerificationError(IMDSError):
+    """An instance identity document or its signature did not verify (DESIGN §9).
+
+    ``reason`` is a stable key for what failed (``"bad_signature"``, ``"content_mismatch"``,
+    ``"unknown_signer"``...; the list is in ``docs/identity.md``); the message says what did not
+    match.
+    """
+
+    default_hint = "identity"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        path: str | None = None,
+        hint: str | None = None,
+        reason: str = "invalid",
+    ) -> None:
+        self.reason = reason
         super().__init__(message, status=status, path=path, hint=hint)
 
 

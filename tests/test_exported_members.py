@@ -43,3 +43,13 @@ def test_client_does_not_import_pydantic() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_verification_names_are_lazy() -> None:
+    """`import imdsclient` and the verification names load neither cryptography nor asn1crypto."""
+    code = (
+        "import sys, imdsclient; imdsclient.verify_identity; imdsclient.VerifiedIdentity; "
+        "print(sorted(m for m in ('cryptography', 'asn1crypto') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -50,23 +50,29 @@ def _operations() -> list[tuple[str, str, Callable[..., Any]]]:
     return operations()
 
 
-def _return_type(module: str, flow: Callable[..., Any]) -> str:
-    """``Flow[X]`` → ``X``, with the module's own names qualified and ``list`` made builtin."""
-    annotation = flow.__annotations__["return"]
-    match = re.fullmatch(r"Flow\[(.*)\]", annotation)
-    if match is None:
-        raise SystemExit(f"{flow.__qualname__}: return annotation must be Flow[...]")
+def _qualified(module: str, flow: Callable[..., Any], annotation: str) -> str:
+    """An annotation as the generated file must spell it: names the operation's module defines
+    or exports become ``_module.Name``, and ``list[``/``dict[`` are builtin (the clients have a
+    method called ``list``)."""
     owner = sys.modules[flow.__module__]
+    exported = set(getattr(owner, "__all__", ()))
 
     def qualify(name: re.Match[str]) -> str:
         word = name.group(0)
         value = getattr(owner, word, None)
-        if inspect.isclass(value) and value.__module__ == owner.__name__:
-            return f"_{module}.{word}"
-        return word
+        defined_here = inspect.isclass(value) and value.__module__ == owner.__name__
+        return f"_{module}.{word}" if defined_here or word in exported else word
 
-    text = re.sub(r"\b[A-Za-z_]\w*\b", qualify, match.group(1))
+    text = re.sub(r"\b[A-Za-z_]\w*\b", qualify, annotation)
     return re.sub(r"\b(list|dict)\[", r"builtins.\1[", text)
+
+
+def _return_type(module: str, flow: Callable[..., Any]) -> str:
+    """``Flow[X]`` → ``X``, qualified."""
+    match = re.fullmatch(r"Flow\[(.*)\]", flow.__annotations__["return"])
+    if match is None:
+        raise SystemExit(f"{flow.__qualname__}: return annotation must be Flow[...]")
+    return _qualified(module, flow, match.group(1))
 
 
 def _method(module: str, name: str, flow: Callable[..., Any], *, is_async: bool) -> str:
@@ -80,7 +86,7 @@ def _method(module: str, name: str, flow: Callable[..., Any], *, is_async: bool)
         if param.kind is param.KEYWORD_ONLY and not star:
             declared.append("*")
             star = True
-        text = f"{param.name}: {param.annotation}"
+        text = f"{param.name}: {_qualified(module, flow, str(param.annotation))}"
         if param.default is not param.empty:
             text += f" = {param.default!r}"
         declared.append(text)

@@ -124,7 +124,24 @@ def _args_folder(parser: argparse.ArgumentParser) -> None:
 
 
 def _args_identity(parser: argparse.ArgumentParser) -> None:
-    _json_flag(parser, "the document (IMDS's own keys)")
+    _json_flag(parser, "the document (IMDS's own keys; with --verify, the signed bytes)")
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="check the rsa2048 signature against AWS's certificates first (extra [verify]); "
+        "with --simulate, against the simulator's",
+    )
+    parser.add_argument(
+        "--allow-dsa",
+        action="store_true",
+        help="with --verify: use the pkcs7 (DSA/SHA-1) signature where IMDS has no rsa2048",
+    )
+    parser.add_argument(
+        "--certificates",
+        metavar="FILE",
+        default=None,
+        help="with --verify: trust the certificates in FILE, JSON {region: {kind: PEM}}",
+    )
 
 
 def _args_iam_info(parser: argparse.ArgumentParser) -> None:
@@ -306,6 +323,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
             simulator = IMDSSimulator().start()
             args.endpoint = simulator.url
+            args.simulator = simulator  # `identity --verify` trusts its certificates
         code = COMMANDS[args.command][2](args)
         flush_stdout()  # a full disk or closed pipe shows here, not at interpreter exit
         return code

@@ -142,13 +142,61 @@ def cmd_dump(args: argparse.Namespace) -> int:
 
 
 def cmd_identity(args: argparse.Namespace) -> int:
-    """``identity``: the instance identity document."""
+    """``identity [--verify]``: the instance identity document (verified: from the signed bytes)."""
+    if args.verify:
+        return _identity_verified(args)
     with _client(args) as imds:
         document = imds.instance_identity()
     if args.json:
         _print_json(document.model_dump(mode="json", by_alias=True))
     else:
         _print_fields(document.model_dump(mode="json"))
+    return codes.OK
+
+
+def _certificates_file(path: str) -> dict[str, dict[str, str]]:
+    """``--certificates FILE``: a JSON object ``{region: {kind: PEM}}``; ``ValueError`` if not."""
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            value = json.load(handle)
+    except OSError as exc:
+        raise ValueError(f"cannot read --certificates {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise ValueError(f"--certificates {path} is not JSON: {exc}") from None
+    if not isinstance(value, dict) or not all(
+        isinstance(kinds, dict) and all(isinstance(pem, str) for pem in kinds.values())
+        for kinds in value.values()
+    ):
+        raise ValueError(f"--certificates {path} must hold {{region: {{kind: PEM}}}}")
+    return value
+
+
+def _identity_verified(args: argparse.Namespace) -> int:
+    """``identity --verify``: the document's rsa2048 signature checked, then the signed bytes.
+
+    Trusts ``--certificates FILE``, else the embedded simulator's own certificates under
+    ``--simulate``, else AWS's bundled ones.
+    """
+    simulator = getattr(args, "simulator", None)
+    certificates: Any = None
+    if args.certificates is not None:
+        certificates = _certificates_file(args.certificates)
+    elif simulator is not None:
+        certificates = simulator.identity_certificates
+    with _client(args) as imds:
+        verified = imds.verified_identity(certificates=certificates, allow_dsa=args.allow_dsa)
+    if verified.certificate_expired:
+        print(
+            "imdsclient: warning: a certificate that verified this document has expired "
+            "(its key is still trusted); update imdsclient for current certificates",
+            file=sys.stderr,
+        )
+    if args.json:
+        _write_bytes(verified.raw + b"\n")
+    else:
+        _print_fields(verified.document.model_dump(mode="json"))
     return codes.OK
 
 

@@ -13,6 +13,7 @@ from imdsclient.errors import (
     ConfigError,
     CredentialsError,
     EndpointDisabledError,
+    IdentityVerificationError,
     IMDSConnectionError,
     IMDSDisabledError,
     IMDSError,
@@ -54,6 +55,11 @@ _ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     (IMDSConnectionError, 17, "cannot connect: not on EC2, a firewall rule, a wrong endpoint"),
     (IMDSTimeoutError, 18, "no answer in time (also: token dropped by the hop limit)"),
     (CredentialsError, 19, "role credentials missing, malformed, or Code is not Success"),
+    (
+        IdentityVerificationError,
+        20,
+        "identity --verify: the document or its signature did not verify",
+    ),
 )
 
 #: Error class → exit code.

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Literal
 from imdsclient.testing import _tree
 from imdsclient.testing._faults import FAULT_KINDS, TRANSPORT_FAULTS, FaultInjector, FaultKind
 from imdsclient.testing._notices import Notices
+from imdsclient.testing._signing import DOCUMENT, IdentitySigner
 from imdsclient.testing._wire import (
     CREDENTIALS_PREFIX,
     RealClock,
@@ -117,6 +118,7 @@ class SimulatorState:
         self._log: deque[RequestRecord] = deque(maxlen=log_limit)
         self._faults = FaultInjector(self._clock)
         self._notices = Notices(self._clock)
+        self._signer = IdentitySigner()
 
         self.http_tokens = http_tokens
         self.endpoint_enabled = endpoint_enabled
@@ -216,6 +218,18 @@ class SimulatorState:
         """Issue new role credentials now, as IMDS does ahead of expiry."""
         with self._lock:
             self._rotator.rotate(self._clock.time())
+
+    @property
+    def identity_certificates(self) -> Mapping[str, Mapping[str, str]]:
+        """``{region: {kind: PEM}}`` that verify this simulator's signed identity bodies.
+
+        For the region of the document it serves; its keys are not AWS's, so its documents
+        verify only with these (``verify_identity(..., certificates=sim.identity_certificates)``).
+        Needs the ``[verify]`` extra (``ImportError`` otherwise).
+        """
+        with self._lock:
+            document = self._leaf(DOCUMENT, {})
+        return self._signer.certificates(document)
 
     # ---------------------------------------------------------------- tokens
 
@@ -475,6 +489,7 @@ class SimulatorState:
         """Generated leaves: credentials, notices and events; they win over the static tree."""
         now = self._clock.time()
         out = self._notices.overlay()
+        out.update(self._signer.overlay(self._leaf(DOCUMENT, {}), self._clock.time))
         role = self._iam_role
         if role is not None:
             rotator = self._rotator
@@ -488,6 +503,8 @@ class SimulatorState:
 
     def _hidden(self, key: str) -> bool:
         if not self.tags_enabled and path_matches(key, _tree.META_DATA + "tags/"):
+            return True
+        if key in self._signer.hidden:
             return True
         return any(path_matches(key, gone) for gone in self._deleted)
 
