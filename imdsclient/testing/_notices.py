@@ -4,6 +4,10 @@ These documents are not static data: tests switch them on and off while a client
 bodies carry times from the simulator clock. :class:`Notices` keeps that state and renders the
 leaves; ``SimulatorState`` owns it, calls it under its lock (it is not thread-safe on its own) and
 overlays what it renders on the tree.
+
+Scheduled events live where IMDS keeps them: ``active`` ones in ``events/maintenance/scheduled``;
+``completed`` and ``canceled`` ones in ``events/maintenance/history``, their ``Description``
+prefixed with ``[Completed]`` or ``[Canceled]``.
 """
 
 from __future__ import annotations
@@ -15,7 +19,10 @@ from datetime import datetime
 from imdsclient.testing import _tree
 from imdsclient.testing._wire import SimulatorClock
 
-__all__ = ["Notices"]
+__all__ = ["EVENT_STATES", "Notices"]
+
+EVENT_STATES = ("active", "completed", "canceled")
+_PAST = {"completed": "[Completed] ", "canceled": "[Canceled] "}
 
 _SPOT_LEAD = 120
 _EVENT_LEAD = 7 * 86400
@@ -66,6 +73,8 @@ class Notices:
         state: str,
         event_id: str | None,
     ) -> str:
+        if state not in EVENT_STATES:
+            raise ValueError(f"state must be one of {EVENT_STATES}, not {state!r}")
         start = _timestamp(not_before, self._clock.time() + _EVENT_LEAD)
         end = _timestamp(not_after, start + _EVENT_WINDOW)
         deadline = _timestamp(not_before_deadline, start + _EVENT_DEADLINE)
@@ -85,6 +94,16 @@ class Notices:
         )
         return ident
 
+    def end_event(self, event_id: str, state: str) -> None:
+        """Mark an event ``completed`` or ``canceled``: it moves to the history."""
+        for event in self._events:
+            if event["EventId"] == event_id:
+                if event["State"] != "active":
+                    raise ValueError(f"event {event_id!r} is already {event['State']}")
+                event["State"] = state
+                return
+        raise ValueError(f"no scheduled event {event_id!r}")
+
     def clear_events(self) -> None:
         self._events_touched = True
         self._events.clear()
@@ -103,6 +122,12 @@ class Notices:
             notice_time = {"noticeTime": _tree.format_iso(self._rebalance)}
             out[md + "events/recommendations/rebalance"] = lambda: json.dumps(notice_time).encode()
         if self._events_touched:
-            scheduled = md + "events/maintenance/scheduled"
-            out[scheduled] = lambda: json.dumps(self._events, indent=2).encode()
+            active = [e for e in self._events if e["State"] not in _PAST]
+            past = [
+                {**e, "Description": _PAST[e["State"]] + e["Description"]}
+                for e in self._events
+                if e["State"] in _PAST
+            ]
+            out[md + "events/maintenance/scheduled"] = lambda: json.dumps(active, indent=2).encode()
+            out[md + "events/maintenance/history"] = lambda: json.dumps(past, indent=2).encode()
         return out

@@ -462,14 +462,19 @@ def test_scheduled_events_on_demand() -> None:
     assert get(state, MD + "events/maintenance/scheduled").body == b"[]"
 
 
-def test_tags_can_be_disabled() -> None:
-    """tags_enabled=False: tags/instance/ is 404 and tags/ is not listed."""
-    state, _ = make()
+def test_tags_are_off_by_default_and_a_knob_away() -> None:
+    """Tags are off by default (404, unlisted), as on real instances; tags_enabled=True serves."""
+    state, _ = make(tags_enabled=True)
     assert get(state, MD + "tags/instance/Name").body == b"test-instance"
+    assert get(state, MD + "tags/instance/").body == b"Name\nTest"
     state.tags_enabled = False
+    assert get(state, MD + "tags/").status == 404
     assert get(state, MD + "tags/instance/").status == 404
     assert get(state, MD + "tags/instance/Name").status == 404
     assert "tags/" not in get(state, MD).body.decode().split("\n")
+    default, _ = make()
+    assert default.tags_enabled is False
+    assert get(default, MD + "tags/instance/Name").status == 404
 
 
 # ---------------------------------------------------------------- throttling
