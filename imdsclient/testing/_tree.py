@@ -80,8 +80,8 @@ def normalise_tree(tree: Mapping[str, str | bytes]) -> tuple[dict[str, bytes], d
 
     An explicit listing that names exactly the children the leaves imply is dropped, so it is
     derived on every request instead and stays right after ``set``/``delete`` and knob changes.
-    Listings that say something else (``public-keys/`` → ``0=name``, the version list at ``/``)
-    are kept verbatim.
+    Listings that say something else (``public-keys/`` → ``0=name``) are kept verbatim, and so
+    is the version list at ``/`` (without one, the simulator lists the versions IMDS lists).
     """
     leaves: dict[str, bytes] = {}
     listings: dict[str, bytes] = {}
@@ -93,6 +93,8 @@ def normalise_tree(tree: Mapping[str, str | bytes]) -> tuple[dict[str, bytes], d
             leaves[key] = _as_bytes(value)
     keys = set(leaves) | set(listings)
     for folder, body in list(listings.items()):
+        if folder == "/":
+            continue  # the version list is never derived: a tree's own "/" is what it serves
         given = {line for line in body.decode("utf-8", "replace").split("\n") if line}
         if given == set(derive_listing(folder, keys)):
             del listings[folder]
