@@ -22,13 +22,12 @@ import re
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from imdsclient.testing import _tree, _versions
 from imdsclient.testing._faults import FAULT_KINDS, TRANSPORT_FAULTS, FaultInjector, FaultKind
 from imdsclient.testing._instance import InstanceKnobs
-from imdsclient.testing._notices import Notices
+from imdsclient.testing._notices import NoticeMethods, Notices
 from imdsclient.testing._wire import (
     CREDENTIALS_PREFIX,
     RealClock,
@@ -78,7 +77,7 @@ AUTO = _Auto.AUTO
 """Default of ``iam_role`` and ``identity_credentials``: on with the default tree, else off."""
 
 
-class SimulatorState(InstanceKnobs):
+class SimulatorState(InstanceKnobs, NoticeMethods):
     """Everything the simulated IMDS knows and decides, without any I/O.
 
     Construct it directly to drive it in-process (``handle`` or ``httpx.MockTransport(state.
@@ -321,73 +320,6 @@ class SimulatorState(InstanceKnobs):
         """Drop pending injected faults, forced throttling and the fault rate."""
         with self._lock:
             self._faults.clear()
-
-    # ---------------------------------------------------------------- notices and events
-
-    def schedule_spot_interruption(
-        self,
-        action: Literal["terminate", "stop", "hibernate"] = "terminate",
-        *,
-        at: datetime | None = None,
-    ) -> None:
-        """Publish a spot interruption notice (``spot/instance-action``), by default 2 min ahead.
-
-        ``terminate`` also publishes the older ``spot/termination-time``.
-        """
-        with self._lock:
-            self._notices.schedule_spot(action, at)
-
-    def cancel_spot_interruption(self) -> None:
-        """Withdraw the spot notice: ``spot/instance-action`` answers 404 again."""
-        with self._lock:
-            self._notices.cancel_spot()
-
-    def recommend_rebalance(self, *, at: datetime | None = None) -> None:
-        """Publish ``events/recommendations/rebalance`` with ``noticeTime`` (default: now)."""
-        with self._lock:
-            self._notices.recommend_rebalance(at)
-
-    def clear_rebalance_recommendation(self) -> None:
-        """Withdraw the rebalance recommendation (404 again)."""
-        with self._lock:
-            self._notices.clear_rebalance()
-
-    def add_scheduled_event(
-        self,
-        code: str = "system-reboot",
-        *,
-        not_before: datetime | None = None,
-        not_after: datetime | None = None,
-        not_before_deadline: datetime | None = None,
-        description: str | None = None,
-        state: str = "active",
-        event_id: str | None = None,
-    ) -> str:
-        """Add an entry to ``events/maintenance/scheduled`` and return its ``EventId``.
-
-        Defaults: starts in 7 days, a 2-hour window, deadline 14 days out. ``state`` is
-        ``active``, or ``completed`` / ``canceled`` for an event that goes straight to
-        ``events/maintenance/history``.
-        """
-        with self._lock:
-            return self._notices.add_event(
-                code, not_before, not_after, not_before_deadline, description, state, event_id
-            )
-
-    def complete_scheduled_event(self, event_id: str) -> None:
-        """The event took place: it moves to ``events/maintenance/history`` as ``[Completed]``."""
-        with self._lock:
-            self._notices.end_event(event_id, "completed")
-
-    def cancel_scheduled_event(self, event_id: str) -> None:
-        """AWS canceled the event: it moves to ``events/maintenance/history`` as ``[Canceled]``."""
-        with self._lock:
-            self._notices.end_event(event_id, "canceled")
-
-    def clear_scheduled_events(self) -> None:
-        """Empty the scheduled events and their history: ``[]`` (also on a custom tree)."""
-        with self._lock:
-            self._notices.clear_events()
 
     # ---------------------------------------------------------------- request log
 
