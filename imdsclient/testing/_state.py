@@ -534,7 +534,7 @@ class SimulatorState(InstanceKnobs, NoticeMethods):
         return self._answer(listing)
 
     def _leaf(
-        self, key: str, overlay: dict[str, Callable[[], bytes]], version: str
+        self, key: str, overlay: dict[str, Callable[[], bytes]], version: str = _versions.LATEST
     ) -> bytes | None:
         if not self._in_version(key, version):
             return None
@@ -548,7 +548,7 @@ class SimulatorState(InstanceKnobs, NoticeMethods):
         return self._leaves.get(key)
 
     def _listing(
-        self, folder: str, overlay: dict[str, Callable[[], bytes]], version: str
+        self, folder: str, overlay: dict[str, Callable[[], bytes]], version: str = _versions.LATEST
     ) -> bytes | None:
         if not self._in_version(folder, version):
             return None
