@@ -58,10 +58,14 @@ def main() -> int:
     """Run the comparison and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15, help="runs of each (at least 7)")
-    runs = max(7, parser.parse_args().runs)
+    parser.add_argument(
+        "--keep-alive", action="store_true", help="simulator keeps connections (default: real mode)"
+    )
+    args = parser.parse_args()
+    runs = max(7, args.runs)
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("AWS_", "PYTHON"))}
     env["AWS_CONFIG_FILE"] = os.devnull
-    with IMDSSimulator(log_limit=1000) as sim:
+    with IMDSSimulator(log_limit=1000, keep_alive=args.keep_alive) as sim:
         cli = [sys.executable, "-m", "imdsclient", "--endpoint", sim.url, "get", "instance-id"]
         commands = {
             "cli": cli,

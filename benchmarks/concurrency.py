@@ -177,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run (a few seconds)")
     parser.add_argument("--rounds", type=int, help="alternating rounds (default 5)")
+    parser.add_argument(
+        "--keep-alive", action="store_true", help="simulator keeps connections (default: real mode)"
+    )
     args = parser.parse_args(argv)
     rounds = args.rounds or (1 if args.quick else 4)
     per_thread = 10 if args.quick else 50  # 32 x 50 = 1600 calls per round
@@ -202,7 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     rows: list[list[str]] = []
     ok = True
-    with SimulatorProcess(log_limit=None) as sim:
+    mode = "keep-alive" if args.keep_alive else "real IMDS (Connection: close)"
+    print(f"simulator mode: {mode}")
+    with SimulatorProcess(log_limit=None, keep_alive=args.keep_alive) as sim:
         for group, (total, runners) in groups.items():
             rates: dict[str, list[float]] = {name: [] for name in runners}
             puts: dict[str, list[int]] = {name: [] for name in runners}

@@ -33,9 +33,9 @@ def _loopback_only(sim: IMDSSimulator) -> None:
         raise SystemExit("refusing to benchmark anything but 127.0.0.1")
 
 
-def measure(kind: str, retrievals: int) -> tuple[int, int, float]:
+def measure(kind: str, retrievals: int, keep_alive: bool) -> tuple[int, int, float]:
     """(requests for the first retrieval, requests for the rest, seconds per warm retrieval)."""
-    with IMDSSimulator(http_tokens="required", log_limit=None) as sim:
+    with IMDSSimulator(http_tokens="required", log_limit=None, keep_alive=keep_alive) as sim:
         _loopback_only(sim)
         ours: InstanceMetadataFetcher | None = None
         if kind == "imdsclient":
@@ -64,15 +64,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--retrievals", type=int, default=200, help="retrievals per round")
     parser.add_argument("--rounds", type=int, default=5, help="rounds; the median time is shown")
+    parser.add_argument(
+        "--keep-alive", action="store_true", help="simulator keeps connections (default: real mode)"
+    )
     args = parser.parse_args(argv)
     # botocore's fetcher honours proxy variables; keep it on this machine whatever they say.
     os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 
     rows: dict[str, tuple[int, float, float]] = {}
-    print(f"{args.retrievals} retrievals x {args.rounds} rounds against IMDSSimulator (127.0.0.1)")
+    mode = "keep-alive" if args.keep_alive else "real IMDS mode"
+    print(
+        f"{args.retrievals} retrievals x {args.rounds} rounds against IMDSSimulator (127.0.0.1,"
+        f" {mode})"
+    )
     print(f"{'fetcher':<12} {'cold trips':>10} {'trips/retrieval':>16} {'ms/retrieval':>13}")
     for kind in ("botocore", "imdsclient"):
-        results = [measure(kind, args.retrievals) for _ in range(args.rounds)]
+        results = [measure(kind, args.retrievals, args.keep_alive) for _ in range(args.rounds)]
         cold = results[0][0]
         per = results[0][1] / args.retrievals
         seconds = statistics.median(r[2] for r in results)

@@ -32,7 +32,7 @@ def _loopback_only(sim: IMDSSimulator) -> None:
 
 def measure_httpx(requests: int) -> float:
     """Requests/s for ``requests`` GETs with a token through one httpx keep-alive connection."""
-    with IMDSSimulator(http_tokens="required", log_limit=1000) as sim:
+    with IMDSSimulator(http_tokens="required", log_limit=1000, keep_alive=True) as sim:
         _loopback_only(sim)
         with httpx.Client(base_url=sim.url, trust_env=False, timeout=5) as client:
             token = client.put("/latest/api/token", headers={TTL_HEADER: "600"})
@@ -47,7 +47,7 @@ def measure_httpx(requests: int) -> float:
 
 def measure_raw(requests: int) -> float:
     """Requests/s for the same GET written on a raw keep-alive socket (server capacity)."""
-    with IMDSSimulator(log_limit=1000) as sim:
+    with IMDSSimulator(log_limit=1000, keep_alive=True) as sim:
         _loopback_only(sim)
         request = f"GET {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: */*\r\n\r\n".encode()
         body = b"i-1234567890abcdef0"

@@ -17,7 +17,7 @@ from imdsclient._cli import _exit_codes as codes
 from imdsclient._cli._commands import Command, OutputError, flush_stdout
 from imdsclient.errors import IMDSError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["CLIENT_ONLY", "build_parser", "main"]
 
 _DESCRIPTION = """\
 Read EC2 instance metadata (IMDS) from the command line, diagnose IMDS trouble, or run the
@@ -45,60 +45,71 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number in 0..65535")
-    return value
+#: Global options that only a client uses; ``serve`` refuses them (it is the server).
+CLIENT_ONLY = {
+    "endpoint": ("--endpoint", "the simulator listens on --host and --port"),
+    "timeout": ("--timeout", "its connections time out with --idle-timeout"),
+    "attempts": ("--attempts", "it answers requests, it does not retry them"),
+    "no_v1_fallback": ("--no-v1-fallback", "to refuse IMDSv1, use --http-tokens required"),
+    "simulate": ("--simulate", "serve is the simulator already"),
+}
 
 
-def _add_global_options(parser: argparse.ArgumentParser, *, nested: bool) -> None:
+def _add_global_options(
+    parser: argparse.ArgumentParser, *, nested: bool, client: bool = True
+) -> None:
     """The global options; on subcommands too (``get X --endpoint URL``), without defaults there.
 
     A subcommand's defaults would overwrite what was given before the command, so there they are
     ``SUPPRESS``: an option given after the command wins, one given before it still counts.
+    ``client=False`` (``serve``) leaves out the options only a client uses.
     """
 
     def default(value: object) -> object:
         return argparse.SUPPRESS if nested else value
+
+    def shown(text: str) -> str:
+        # On serve the client-only options are parsed (to refuse them clearly), never shown.
+        return text if client else argparse.SUPPRESS
 
     group = parser.add_argument_group("global options")
     group.add_argument(
         "--endpoint",
         metavar="URL",
         default=default(None),
-        help="IMDS base URL (default: AWS_EC2_METADATA_SERVICE_ENDPOINT, ~/.aws/config, "
-        "or http://169.254.169.254)",
+        help=shown(
+            "IMDS base URL (default: AWS_EC2_METADATA_SERVICE_ENDPOINT, ~/.aws/config, "
+            "or http://169.254.169.254)"
+        ),
     )
     group.add_argument(
         "--timeout",
         metavar="SECONDS",
         type=float,
         default=default(None),
-        help="timeout per attempt (default: AWS_METADATA_SERVICE_TIMEOUT or 1.0)",
+        help=shown("timeout per attempt (default: AWS_METADATA_SERVICE_TIMEOUT or 1.0)"),
     )
     group.add_argument(
         "--attempts",
         metavar="N",
         type=int,
         default=default(None),
-        help="attempts per request for transient failures; throttling (429/503) gets at least 10 "
-        "(default: AWS_METADATA_SERVICE_NUM_ATTEMPTS or 3)",
+        help=shown(
+            "attempts per request for transient failures; throttling (429/503) gets at least 10 "
+            "(default: AWS_METADATA_SERVICE_NUM_ATTEMPTS or 3)"
+        ),
     )
     group.add_argument(
         "--no-v1-fallback",
         action="store_true",
         default=default(False),
-        help="never send a request without an IMDSv2 token",
+        help=shown("never send a request without an IMDSv2 token"),
     )
     group.add_argument(
         "--simulate",
         action="store_true",
         default=default(False),
-        help="answer from an embedded IMDS simulator (works anywhere, no EC2 needed)",
+        help=shown("answer from an embedded IMDS simulator (works anywhere, no EC2 needed)"),
     )
     group.add_argument(
         "-v",
@@ -194,36 +205,9 @@ def _args_doctor(parser: argparse.ArgumentParser) -> None:
 
 
 def _args_serve(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument(
-        "--port", type=_port, default=1338, help="port to listen on; 0 picks a free one"
-    )
-    parser.add_argument(
-        "--http-tokens",
-        choices=("optional", "required"),
-        default="optional",
-        help="'required': GETs without a token get 401 (IMDSv1 off)",
-    )
-    parser.add_argument("--disabled", action="store_true", help="answer everything with 403")
-    parser.add_argument(
-        "--legacy",
-        type=int,
-        choices=(404, 405),
-        default=None,
-        help="answer the token PUT with 404 or 405 (IMDSv1-only)",
-    )
-    parser.add_argument(
-        "--hop-limit-drop",
-        action="store_true",
-        help="never answer the token PUT (hop limit too low)",
-    )
-    parser.add_argument(
-        "--throttle-rps",
-        metavar="N",
-        type=_positive_int,
-        default=None,
-        help="serve at most N requests per second, answer 429 to the rest",
-    )
+    from imdsclient._cli._serve_args import add_serve_arguments
+
+    add_serve_arguments(parser)
 
 
 #: Every command, the one registry (never ``dir()``): name → (help, arguments, what runs it).
@@ -249,6 +233,11 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Comman
     "serve": ("run the IMDS simulator until Ctrl-C", _args_serve, _commands.cmd_serve),
 }
 
+_SERVE_DESCRIPTION = """\
+Run the IMDS simulator until Ctrl-C. Its defaults are what a real, ordinary on-demand instance
+does (every answer closes its connection, tags off, a role attached); each flag below changes one
+thing. The first line printed holds the URL and the mode."""
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The complete argument parser (also used to generate documentation checks)."""
@@ -262,9 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     commands.required = True
     for name, (summary, define, _) in COMMANDS.items():
-        sub = commands.add_parser(name, help=summary, description=summary)
+        description = _SERVE_DESCRIPTION if name == "serve" else summary
+        sub = commands.add_parser(name, help=summary, description=description)
         define(sub)
-        _add_global_options(sub, nested=True)
+        _add_global_options(sub, nested=True, client=name != "serve")
     return parser
 
 
@@ -312,6 +302,12 @@ def _main(argv: Sequence[str] | None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help, or argparse's own usage error (2)
         return exit_.code if isinstance(exit_.code, int) else codes.USAGE
+    if args.command == "serve":
+        for dest, (flag, instead) in CLIENT_ONLY.items():
+            if getattr(args, dest, None):
+                parser.print_usage(sys.stderr)
+                message = f"{flag} is a client option, not one for serve: {instead}"
+                return _fail(message, codes.USAGE)
     if args.simulate and args.endpoint is not None:
         parser.print_usage(sys.stderr)
         return _fail("--simulate and --endpoint cannot be combined", codes.USAGE)

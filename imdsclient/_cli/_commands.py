@@ -367,18 +367,17 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """``serve``: the simulator in the foreground until Ctrl-C; the first line holds the URL."""
-    from imdsclient.testing import serve
+    import imdsclient.testing
+    from imdsclient._cli._serve_args import knobs_from
 
+    knobs = knobs_from(args)  # ValueError (a bad --tree): a usage error, before anything starts
     try:
-        serve(
+        imdsclient.testing.serve(
             args.host,
             args.port,
             out=sys.stdout if sys.stdout is not None else io.StringIO(),  # `>&-`: just serve
-            http_tokens=args.http_tokens,
-            endpoint_enabled=not args.disabled,
-            legacy=args.legacy,
-            hop_limit_drop=args.hop_limit_drop,
-            throttle_rps=args.throttle_rps,
+            log_requests=bool(args.log_requests or args.verbose),
+            **knobs,
         )
     except OSError as exc:  # port in use, address not available, ...
         print(

@@ -1,16 +1,18 @@
 """Test helpers: a fake IMDS on a real socket, and a clock that sleeps instantly.
 
 ``IMDSSimulator`` behaves like the EC2 Instance Metadata Service (tokens, 401/403/404/405, legacy
-and hop-limit modes, throttling, faults, rotating credentials, spot and maintenance events), so the
-client and users' own code can be tested off EC2. The pytest plugin in ``plugin`` wraps it in the
-``imds_simulator`` fixture. See ``docs/testing.md``.
+and hop-limit modes, throttling, faults, rotating credentials, spot and maintenance events, a
+closed connection after every answer), so the client and users' own code can be tested off EC2.
+The pytest plugin in ``plugin`` wraps it in the ``imds_simulator`` fixture. See
+``docs/testing.md``.
 """
 
 from __future__ import annotations
 
 from imdsclient._retry import instant_retries
 from imdsclient.testing._fake_clock import FakeClock
-from imdsclient.testing._server import IMDSSimulator, serve
+from imdsclient.testing._serve import serve
+from imdsclient.testing._server import IMDSSimulator
 from imdsclient.testing._state import FaultKind, Reply, RequestRecord, SimulatorState
 
 __all__ = [

@@ -4,18 +4,27 @@ These documents are not static data: tests switch them on and off while a client
 bodies carry times from the simulator clock. :class:`Notices` keeps that state and renders the
 leaves; ``SimulatorState`` owns it, calls it under its lock (it is not thread-safe on its own) and
 overlays what it renders on the tree.
+
+Scheduled events live where IMDS keeps them: ``active`` ones in ``events/maintenance/scheduled``;
+``completed`` and ``canceled`` ones in ``events/maintenance/history``, their ``Description``
+prefixed with ``[Completed]`` or ``[Canceled]``.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from datetime import datetime
+from typing import Literal
 
 from imdsclient.testing import _tree
 from imdsclient.testing._wire import SimulatorClock
 
-__all__ = ["Notices"]
+__all__ = ["EVENT_STATES", "NoticeMethods", "Notices"]
+
+EVENT_STATES = ("active", "completed", "canceled")
+_PAST = {"completed": "[Completed] ", "canceled": "[Canceled] "}
 
 _SPOT_LEAD = 120
 _EVENT_LEAD = 7 * 86400
@@ -66,6 +75,8 @@ class Notices:
         state: str,
         event_id: str | None,
     ) -> str:
+        if state not in EVENT_STATES:
+            raise ValueError(f"state must be one of {EVENT_STATES}, not {state!r}")
         start = _timestamp(not_before, self._clock.time() + _EVENT_LEAD)
         end = _timestamp(not_after, start + _EVENT_WINDOW)
         deadline = _timestamp(not_before_deadline, start + _EVENT_DEADLINE)
@@ -85,6 +96,16 @@ class Notices:
         )
         return ident
 
+    def end_event(self, event_id: str, state: str) -> None:
+        """Mark an event ``completed`` or ``canceled``: it moves to the history."""
+        for event in self._events:
+            if event["EventId"] == event_id:
+                if event["State"] != "active":
+                    raise ValueError(f"event {event_id!r} is already {event['State']}")
+                event["State"] = state
+                return
+        raise ValueError(f"no scheduled event {event_id!r}")
+
     def clear_events(self) -> None:
         self._events_touched = True
         self._events.clear()
@@ -103,6 +124,84 @@ class Notices:
             notice_time = {"noticeTime": _tree.format_iso(self._rebalance)}
             out[md + "events/recommendations/rebalance"] = lambda: json.dumps(notice_time).encode()
         if self._events_touched:
-            scheduled = md + "events/maintenance/scheduled"
-            out[scheduled] = lambda: json.dumps(self._events, indent=2).encode()
+            active = [e for e in self._events if e["State"] not in _PAST]
+            past = [
+                {**e, "Description": _PAST[e["State"]] + e["Description"]}
+                for e in self._events
+                if e["State"] in _PAST
+            ]
+            out[md + "events/maintenance/scheduled"] = lambda: json.dumps(active, indent=2).encode()
+            out[md + "events/maintenance/history"] = lambda: json.dumps(past, indent=2).encode()
         return out
+
+
+class NoticeMethods:
+    """The public notice and event methods of ``SimulatorState``, each under the core's lock."""
+
+    _lock: threading.RLock
+    _notices: Notices
+
+    def schedule_spot_interruption(
+        self,
+        action: Literal["terminate", "stop", "hibernate"] = "terminate",
+        *,
+        at: datetime | None = None,
+    ) -> None:
+        """Publish a spot interruption notice (``spot/instance-action``), by default 2 min ahead.
+
+        ``terminate`` also publishes the older ``spot/termination-time``.
+        """
+        with self._lock:
+            self._notices.schedule_spot(action, at)
+
+    def cancel_spot_interruption(self) -> None:
+        """Withdraw the spot notice: ``spot/instance-action`` answers 404 again."""
+        with self._lock:
+            self._notices.cancel_spot()
+
+    def recommend_rebalance(self, *, at: datetime | None = None) -> None:
+        """Publish ``events/recommendations/rebalance`` with ``noticeTime`` (default: now)."""
+        with self._lock:
+            self._notices.recommend_rebalance(at)
+
+    def clear_rebalance_recommendation(self) -> None:
+        """Withdraw the rebalance recommendation (404 again)."""
+        with self._lock:
+            self._notices.clear_rebalance()
+
+    def add_scheduled_event(
+        self,
+        code: str = "system-reboot",
+        *,
+        not_before: datetime | None = None,
+        not_after: datetime | None = None,
+        not_before_deadline: datetime | None = None,
+        description: str | None = None,
+        state: str = "active",
+        event_id: str | None = None,
+    ) -> str:
+        """Add an entry to ``events/maintenance/scheduled`` and return its ``EventId``.
+
+        Defaults: starts in 7 days, a 2-hour window, deadline 14 days out. ``state`` is
+        ``active``, or ``completed`` / ``canceled`` for an event that goes straight to
+        ``events/maintenance/history``.
+        """
+        with self._lock:
+            return self._notices.add_event(
+                code, not_before, not_after, not_before_deadline, description, state, event_id
+            )
+
+    def complete_scheduled_event(self, event_id: str) -> None:
+        """The event took place: it moves to ``events/maintenance/history`` as ``[Completed]``."""
+        with self._lock:
+            self._notices.end_event(event_id, "completed")
+
+    def cancel_scheduled_event(self, event_id: str) -> None:
+        """AWS canceled the event: it moves to ``events/maintenance/history`` as ``[Canceled]``."""
+        with self._lock:
+            self._notices.end_event(event_id, "canceled")
+
+    def clear_scheduled_events(self) -> None:
+        """Empty the scheduled events and their history: ``[]`` (also on a custom tree)."""
+        with self._lock:
+            self._notices.clear_events()

@@ -22,12 +22,12 @@ import re
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
-from imdsclient.testing import _tree
+from imdsclient.testing import _tree, _versions
 from imdsclient.testing._faults import FAULT_KINDS, TRANSPORT_FAULTS, FaultInjector, FaultKind
-from imdsclient.testing._notices import Notices
+from imdsclient.testing._instance import InstanceKnobs
+from imdsclient.testing._notices import NoticeMethods, Notices
 from imdsclient.testing._signing import DOCUMENT, IdentitySigner
 from imdsclient.testing._wire import (
     CREDENTIALS_PREFIX,
@@ -37,8 +37,8 @@ from imdsclient.testing._wire import (
     SimulatorClock,
     error_page,
     error_reply,
+    http_date,
     normalise_pattern,
-    ok_reply,
     path_matches,
 )
 
@@ -63,10 +63,11 @@ MAX_TOKEN_TTL = 21600
 _MAX_TOKENS = 10_000
 
 _TTL_RE = re.compile(r"[0-9]{1,6}")
-# A version segment (``/2021-03-23/…``, ``/1.0/…``) is an alias of ``/latest/`` for GETs.
-_VERSION_RE = re.compile(r"^/(?:[0-9]{4}-[0-9]{2}-[0-9]{2}|1\.0)(?=/|$)")
 _VERSIONED_TOKEN_RE = re.compile(r"/[^/]+/api/token/?")
+_SLASHES = re.compile(r"//+")  # IMDS reads /latest//meta-data/x as /latest/meta-data/x
 _USER_DATA = "/latest/user-data"
+_LATEST = "/latest/"
+_IDENTITY = _tree.META_DATA + "identity-credentials/ec2/"
 
 
 class _Auto(enum.Enum):
@@ -74,10 +75,10 @@ class _Auto(enum.Enum):
 
 
 AUTO = _Auto.AUTO
-"""Default of ``iam_role``: the default role with the default tree, no role with a custom tree."""
+"""Default of ``iam_role`` and ``identity_credentials``: on with the default tree, else off."""
 
 
-class SimulatorState:
+class SimulatorState(InstanceKnobs, NoticeMethods):
     """Everything the simulated IMDS knows and decides, without any I/O.
 
     Construct it directly to drive it in-process (``handle`` or ``httpx.MockTransport(state.
@@ -97,14 +98,29 @@ class SimulatorState:
         throttle_rps: int | None = None,
         throttle_status: Literal[429, 503] = 429,
         throttle_retry_after: int | None = None,
-        tags_enabled: bool = True,
+        tags_enabled: bool = False,
         iam_role: str | _Auto | None = AUTO,
         credential_lifetime: float = 6 * 3600,
         credential_refresh_margin: float = 15 * 60,
+        credentials_expired: bool = False,
+        identity_credentials: bool | _Auto = AUTO,
+        instance_life_cycle: str | None = None,
+        placement_group: str | None = None,
+        partition_number: int | None = None,
+        host_id: str | None = None,
+        autoscaling_lifecycle_state: str | None = None,
+        elastic_inference: str | None = None,
+        spot_interruption: Literal["terminate", "stop", "hibernate"] | None = None,
+        rebalance_recommendation: bool = False,
+        scheduled_events: Iterable[str | Mapping[str, object]] = (),
+        fault_rate: float = 0.0,
+        fault_kinds: Iterable[FaultKind] = ("error", "reset"),
+        fault_seed: int | None = None,
         log_limit: int | None = 100_000,
     ) -> None:
         self._lock = threading.RLock()
         self._clock: SimulatorClock = clock if clock is not None else RealClock()
+        self._last_modified = http_date(self._clock.time())  # "launch": when the data was written
         source = _tree.default_tree() if tree is None else tree
         self._leaves, self._listings = _tree.normalise_tree(source)
         self._overrides: dict[str, bytes] = {}
@@ -113,6 +129,7 @@ class SimulatorState:
             iam_role = _tree.DEFAULT_ROLE if tree is None else None
         self._iam_role: str | None = iam_role
         self._rotator = _tree.CredentialRotator(credential_lifetime, credential_refresh_margin)
+        self._identity = _tree.CredentialRotator(credential_lifetime, credential_refresh_margin)
         self._account_id = self._find_account_id()
         self._tokens: dict[str, float] = {}
         self._log: deque[RequestRecord] = deque(maxlen=log_limit)
@@ -128,6 +145,29 @@ class SimulatorState:
         self.throttle_status = throttle_status
         self.throttle_retry_after = throttle_retry_after
         self.tags_enabled = tags_enabled
+        self.credentials_expired = credentials_expired
+        self.identity_credentials = (
+            tree is None if identity_credentials is AUTO else bool(identity_credentials)
+        )
+        self._init_instance_knobs(
+            instance_life_cycle=instance_life_cycle,
+            placement_group=placement_group,
+            partition_number=partition_number,
+            host_id=host_id,
+            autoscaling_lifecycle_state=autoscaling_lifecycle_state,
+            elastic_inference=elastic_inference,
+        )
+        if spot_interruption is not None:
+            self.schedule_spot_interruption(spot_interruption)
+        if rebalance_recommendation:
+            self.recommend_rebalance()
+        for event in scheduled_events:
+            if isinstance(event, str):
+                self.add_scheduled_event(event)
+            else:
+                self.add_scheduled_event(**event)  # type: ignore[arg-type]
+        if fault_rate:
+            self.fault_rate(fault_rate, fault_kinds, seed=fault_seed)
 
     # ---------------------------------------------------------------- knobs with validation
 
@@ -215,9 +255,10 @@ class SimulatorState:
             self._deleted.add(prefix)
 
     def rotate_credentials(self) -> None:
-        """Issue new role credentials now, as IMDS does ahead of expiry."""
+        """Issue new role (and instance identity) credentials now, as IMDS does ahead of expiry."""
         with self._lock:
             self._rotator.rotate(self._clock.time())
+            self._identity.rotate(self._clock.time())
 
     @property
     def identity_certificates(self) -> Mapping[str, Mapping[str, str]]:
@@ -294,61 +335,6 @@ class SimulatorState:
         with self._lock:
             self._faults.clear()
 
-    # ---------------------------------------------------------------- notices and events
-
-    def schedule_spot_interruption(
-        self,
-        action: Literal["terminate", "stop", "hibernate"] = "terminate",
-        *,
-        at: datetime | None = None,
-    ) -> None:
-        """Publish a spot interruption notice (``spot/instance-action``), by default 2 min ahead.
-
-        ``terminate`` also publishes the older ``spot/termination-time``.
-        """
-        with self._lock:
-            self._notices.schedule_spot(action, at)
-
-    def cancel_spot_interruption(self) -> None:
-        """Withdraw the spot notice: ``spot/instance-action`` answers 404 again."""
-        with self._lock:
-            self._notices.cancel_spot()
-
-    def recommend_rebalance(self, *, at: datetime | None = None) -> None:
-        """Publish ``events/recommendations/rebalance`` with ``noticeTime`` (default: now)."""
-        with self._lock:
-            self._notices.recommend_rebalance(at)
-
-    def clear_rebalance_recommendation(self) -> None:
-        """Withdraw the rebalance recommendation (404 again)."""
-        with self._lock:
-            self._notices.clear_rebalance()
-
-    def add_scheduled_event(
-        self,
-        code: str = "system-reboot",
-        *,
-        not_before: datetime | None = None,
-        not_after: datetime | None = None,
-        not_before_deadline: datetime | None = None,
-        description: str | None = None,
-        state: str = "active",
-        event_id: str | None = None,
-    ) -> str:
-        """Add an entry to ``events/maintenance/scheduled`` and return its ``EventId``.
-
-        Defaults: starts in 7 days, a 2-hour window, deadline 14 days out.
-        """
-        with self._lock:
-            return self._notices.add_event(
-                code, not_before, not_after, not_before_deadline, description, state, event_id
-            )
-
-    def clear_scheduled_events(self) -> None:
-        """Empty the scheduled events list: ``[]`` (also on a custom tree without events)."""
-        with self._lock:
-            self._notices.clear_events()
-
     # ---------------------------------------------------------------- request log
 
     @property
@@ -388,7 +374,7 @@ class SimulatorState:
     def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
         """Decide the answer to one request (``target`` is the request-target, query allowed)."""
         lowered = {name.lower(): value for name, value in headers.items()}
-        path = target.split("?", 1)[0].split("#", 1)[0]
+        path = _SLASHES.sub("/", target.split("?", 1)[0].split("#", 1)[0])
         with self._lock:
             reply = self._decide(method, path, lowered)
             status = reply.status if reply.action == "send" else None
@@ -446,19 +432,21 @@ class SimulatorState:
                     return error_reply(401)
             elif self._http_tokens == "required":
                 return error_reply(401)
-        return self._lookup(_VERSION_RE.sub("/latest", path, count=1))
+        return self._route(path)
 
     def _put(self, path: str, headers: dict[str, str], now: float) -> Reply:
+        if self._legacy == 405:
+            return error_reply(405, ("Allow", "GET, HEAD"))
         if self._legacy is not None:
             return error_reply(self._legacy)
         if path.rstrip("/") != TOKEN_PATH:
             if _VERSIONED_TOKEN_RE.fullmatch(path):
                 return error_reply(403)
             return error_reply(405, ("Allow", "GET, HEAD"))
+        if "x-forwarded-for" in headers:
+            return error_reply(403)  # refused before the hop limit matters: a 403, not a hang
         if self.hop_limit_drop:
             return Reply(0, action="hang")
-        if "x-forwarded-for" in headers:
-            return error_reply(403)
         raw_ttl = headers.get(TTL_HEADER, "")
         if not _TTL_RE.fullmatch(raw_ttl) or not 1 <= int(raw_ttl) <= MAX_TOKEN_TTL:
             return error_reply(400)
@@ -486,18 +474,28 @@ class SimulatorState:
         return value if isinstance(value, str) else "123456789012"
 
     def _overlay(self) -> dict[str, Callable[[], bytes]]:
-        """Generated leaves: credentials, notices and events; they win over the static tree."""
+        """Generated leaves: credentials, notices, events, instance knobs. They beat the tree."""
         now = self._clock.time()
+        expired = self.credentials_expired
         out = self._notices.overlay()
         out.update(self._signer.overlay(self._leaf(DOCUMENT, {}), self._clock.time))
+        out.update(self._instance_overlay())
         role = self._iam_role
         if role is not None:
             rotator = self._rotator
             out[_tree.META_DATA + "iam/info"] = lambda: _tree.iam_info_document(
-                role, self._account_id, rotator.current(now).issued
+                role, self._account_id, rotator.current(now, expired=expired).issued
             )
             out[CREDENTIALS_PREFIX + role] = lambda: _tree.credentials_document(
-                rotator.current(now)
+                rotator.current(now, expired=expired)
+            )
+        if self.identity_credentials:
+            identity = self._identity
+            out[_IDENTITY + "info"] = lambda: _tree.identity_info_document(
+                self._account_id, identity.current(now, expired=expired).issued
+            )
+            out[_IDENTITY + "security-credentials/ec2-instance"] = lambda: (
+                _tree.credentials_document(identity.current(now, expired=expired))
             )
         return out
 
@@ -508,20 +506,55 @@ class SimulatorState:
             return True
         return any(path_matches(key, gone) for gone in self._deleted)
 
-    def _lookup(self, path: str) -> Reply:
+    def _version_list(self) -> bytes:
+        """The ``/`` listing: the tree's (or ``set("/")``'s), else the versions real IMDS lists."""
+        listed = self._overrides.get("/", self._listings.get("/"))
+        return listed if listed is not None else "\n".join(_versions.DEFAULT_VERSIONS).encode()
+
+    def _route(self, path: str) -> Reply:
+        """``/`` lists the versions; ``/<version>/…`` is served if ``/`` lists it, else 404."""
+        if path == "/":
+            return self._answer(self._version_list())
+        split = _versions.split_version(path)
+        listed = self._version_list().decode("utf-8", "replace").split("\n")
+        if split is None or split[0] not in listed:
+            return error_reply(404)
+        version, rest = split
+        return self._lookup(_LATEST + rest, version)
+
+    def _answer(self, body: bytes, content_type: str = "text/plain") -> Reply:
+        """A 200 with the headers IMDS puts on metadata: ``Accept-Ranges`` and ``Last-Modified``."""
+        headers = (
+            ("Content-Type", content_type),
+            ("Accept-Ranges", "none"),
+            ("Last-Modified", self._last_modified),
+        )
+        return Reply(200, body, headers)
+
+    def _in_version(self, key: str, version: str) -> bool:
+        """Whether ``key`` (``/latest/…``) exists under ``version`` (it does under ``latest``)."""
+        if version == _versions.LATEST or not key.startswith(_LATEST):
+            return True
+        return _versions.available(key[len(_LATEST) :], version)
+
+    def _lookup(self, path: str, version: str = _versions.LATEST) -> Reply:
         overlay = self._overlay()
         leaf = path.rstrip("/")
         if leaf:
-            body = self._leaf(leaf, overlay)
+            body = self._leaf(leaf, overlay, version)
             if body is not None:
                 content_type = "application/octet-stream" if leaf == _USER_DATA else "text/plain"
-                return ok_reply(body, content_type)
-        listing = self._listing(leaf + "/", overlay)
+                return self._answer(body, content_type)
+        listing = self._listing(leaf + "/", overlay, version)
         if listing is None:
             return error_reply(404)
-        return ok_reply(listing)
+        return self._answer(listing)
 
-    def _leaf(self, key: str, overlay: dict[str, Callable[[], bytes]]) -> bytes | None:
+    def _leaf(
+        self, key: str, overlay: dict[str, Callable[[], bytes]], version: str = _versions.LATEST
+    ) -> bytes | None:
+        if not self._in_version(key, version):
+            return None
         if key in self._overrides:
             return self._overrides[key]
         if self._hidden(key):
@@ -531,7 +564,11 @@ class SimulatorState:
             return make()
         return self._leaves.get(key)
 
-    def _listing(self, folder: str, overlay: dict[str, Callable[[], bytes]]) -> bytes | None:
+    def _listing(
+        self, folder: str, overlay: dict[str, Callable[[], bytes]], version: str = _versions.LATEST
+    ) -> bytes | None:
+        if not self._in_version(folder, version):
+            return None
         if folder in self._overrides:
             return self._overrides[folder]
         hidden = self._hidden(folder)
@@ -542,5 +579,7 @@ class SimulatorState:
         if not hidden:
             for source in (overlay, self._leaves, self._listings):
                 keys.update(k for k in source if k.startswith(folder) and not self._hidden(k))
+        if version != _versions.LATEST:
+            keys = {k for k in keys if self._in_version(k, version)}
         names = _tree.derive_listing(folder, keys)
         return "\n".join(names).encode("utf-8") if names else None

@@ -22,9 +22,11 @@ __all__ = [
     "credentials_document",
     "default_tree",
     "derive_listing",
+    "elastic_inference_document",
     "format_event_time",
     "format_iso",
     "iam_info_document",
+    "identity_info_document",
     "normalise_tree",
     "pretty_json",
 ]
@@ -78,8 +80,8 @@ def normalise_tree(tree: Mapping[str, str | bytes]) -> tuple[dict[str, bytes], d
 
     An explicit listing that names exactly the children the leaves imply is dropped, so it is
     derived on every request instead and stays right after ``set``/``delete`` and knob changes.
-    Listings that say something else (``public-keys/`` → ``0=name``, the version list at ``/``)
-    are kept verbatim.
+    Listings that say something else (``public-keys/`` → ``0=name``) are kept verbatim, and so
+    is the version list at ``/`` (without one, the simulator lists the versions IMDS lists).
     """
     leaves: dict[str, bytes] = {}
     listings: dict[str, bytes] = {}
@@ -91,6 +93,8 @@ def normalise_tree(tree: Mapping[str, str | bytes]) -> tuple[dict[str, bytes], d
             leaves[key] = _as_bytes(value)
     keys = set(leaves) | set(listings)
     for folder, body in list(listings.items()):
+        if folder == "/":
+            continue  # the version list is never derived: a tree's own "/" is what it serves
         given = {line for line in body.decode("utf-8", "replace").split("\n") if line}
         if given == set(derive_listing(folder, keys)):
             del listings[folder]
@@ -153,9 +157,18 @@ class CredentialRotator:
         self.refresh_margin = refresh_margin
         self._current: Credentials | None = None
 
-    def current(self, now: float) -> Credentials:
-        """The credentials IMDS would serve at wall time ``now``."""
+    def current(self, now: float, *, expired: bool = False) -> Credentials:
+        """The credentials IMDS would serve at wall time ``now``.
+
+        ``expired``: what IMDS serves when it cannot renew them (an outage; amazon-ec2-metadata-mock
+        always does): the same keys on every call, their ``Expiration`` an hour in the past, no
+        rotation. Once ``expired`` is off again, the next call gets fresh keys.
+        """
         cur = self._current
+        if expired:
+            if cur is None or cur.expires > now:
+                cur = self._current = _mint(now - self.lifetime - 3600, self.lifetime)
+            return cur
         if cur is None or cur.expires - now < self.refresh_margin:
             cur = self._current = _mint(now, self.lifetime)
         return cur
@@ -191,3 +204,19 @@ def iam_info_document(role: str, account_id: str, last_updated: float) -> bytes:
             "InstanceProfileId": "AIPA5BOGHHXZELSK34VU4",
         }
     )
+
+
+def identity_info_document(account_id: str, last_updated: float) -> bytes:
+    """The body of ``identity-credentials/ec2/info`` (the instance identity role's account)."""
+    return pretty_json(
+        {"Code": "Success", "LastUpdated": format_iso(last_updated), "AccountId": account_id}
+    )
+
+
+def elastic_inference_document(accelerator_id: str) -> bytes:
+    """The body of ``elastic-inference/associations/<id>`` (amazon-ec2-metadata-mock's form)."""
+    inner = {
+        "elastic-inference-accelerator-id": accelerator_id,
+        "elastic-inference-accelerator-type": "eia1.medium",
+    }
+    return json.dumps({"version_2018_04_12": inner}, separators=(",", ":")).encode("utf-8")

@@ -22,6 +22,7 @@ __all__ = [
     "SimulatorClock",
     "error_page",
     "error_reply",
+    "http_date",
     "normalise_pattern",
     "ok_reply",
     "path_matches",
@@ -44,6 +45,17 @@ REASONS: dict[int, str] = {
     503: "Service Unavailable",
     504: "Gateway Timeout",
 }
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def http_date(second: float) -> str:
+    """RFC 9110 date (``Sun, 06 Nov 1994 08:49:37 GMT``) without importing email.utils."""
+    t = time.gmtime(int(second))
+    day, month = _DAYS[t.tm_wday], _MONTHS[t.tm_mon - 1]
+    return f"{day}, {t.tm_mday:02d} {month} {t.tm_year} {time.strftime('%H:%M:%S', t)} GMT"
 
 
 class SimulatorClock(Protocol):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from typing import Any, Callable
 
 import pytest
@@ -50,9 +51,11 @@ def test_watch_prints_each_new_event_once(imds_simulator: IMDSSimulator) -> None
     emitted: list[dict[str, Any]] = []
     naps: list[float] = []
 
-    def republish_completed() -> None:
+    def reschedule() -> None:  # a completed event would move to events/maintenance/history
         imds_simulator.clear_scheduled_events()
-        imds_simulator.add_scheduled_event("instance-stop", event_id="ev-1", state="completed")
+        imds_simulator.add_scheduled_event(
+            "instance-stop", event_id="ev-1", not_before=datetime(2030, 1, 1, tzinfo=timezone.utc)
+        )
 
     steps: list[Callable[[], object]] = [
         lambda: imds_simulator.schedule_spot_interruption("terminate"),
@@ -60,7 +63,7 @@ def test_watch_prints_each_new_event_once(imds_simulator: IMDSSimulator) -> None
         lambda: imds_simulator.add_scheduled_event(
             "instance-stop", event_id="ev-1", state="active"
         ),
-        republish_completed,
+        reschedule,
     ]
 
     def sleep(seconds: float) -> None:
@@ -80,8 +83,9 @@ def test_watch_prints_each_new_event_once(imds_simulator: IMDSSimulator) -> None
     assert [(e["type"], e.get("state")) for e in emitted] == [
         ("spot-instance-action", None),
         ("scheduled-event", "active"),
-        ("scheduled-event", "completed"),
+        ("scheduled-event", "active"),
     ]
+    assert emitted[1]["not_before"] != emitted[2]["not_before"]
 
 
 def test_watch_keeps_going_after_a_failed_poll() -> None:

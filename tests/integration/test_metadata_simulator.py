@@ -133,7 +133,8 @@ def test_user_data(sim: IMDSSimulator, make_client: MakeClient) -> None:
 
 
 def test_tags(sim: IMDSSimulator, make_client: MakeClient) -> None:
-    """Tags are read key by key; disabled tags read as {}."""
+    """Tags are read key by key once enabled; disabled tags (the default) read as {}."""
+    sim.tags_enabled = True
     client = make_client(endpoint=sim.url)
     assert client.tags() == {"Name": "test-instance", "Test": "test-tag"}
     assert sim.count("GET") == 3
@@ -215,15 +216,19 @@ def test_dump(sim: IMDSSimulator, make_client: MakeClient) -> None:
         "192.0.2.54": "172.16.34.43"
     }
     assert tree["iam"]["security-credentials"] == {DEFAULT_ROLE: REDACTED}
+    identity = tree["identity-credentials"]["ec2"]
+    assert identity["security-credentials"] == {"ec2-instance": REDACTED}
+    assert json.loads(identity["info"])["AccountId"] == "515336597381"
     assert json.loads(json.dumps(tree)) == tree
     paths = gets(sim)
     assert len(paths) == len(set(paths))
     assert CREDS + DEFAULT_ROLE not in paths
+    assert not [p for p in paths if p.endswith("/ec2-instance")]
     sim.clear_requests()
     with_secrets = client.dump(include_credentials=True)
     document = json.loads(with_secrets["iam"]["security-credentials"][DEFAULT_ROLE])
     assert document["Code"] == "Success"
-    assert sim.count("GET") == len(paths) + 1
+    assert sim.count("GET") == len(paths) + 2  # the role's and the identity role's documents
 
 
 def test_dump_dynamic_and_missing(sim: IMDSSimulator, make_client: MakeClient) -> None:

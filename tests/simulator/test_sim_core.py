@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 
-from imdsclient.testing import FakeClock, Reply, SimulatorState
+from imdsclient.testing import FakeClock, Reply, SimulatorState, _versions
 
 MD = "/latest/meta-data/"
 CREDS = MD + "iam/security-credentials/baskinc-role"
@@ -462,14 +462,19 @@ def test_scheduled_events_on_demand() -> None:
     assert get(state, MD + "events/maintenance/scheduled").body == b"[]"
 
 
-def test_tags_can_be_disabled() -> None:
-    """tags_enabled=False: tags/instance/ is 404 and tags/ is not listed."""
-    state, _ = make()
+def test_tags_are_off_by_default_and_a_knob_away() -> None:
+    """Tags are off by default (404, unlisted), as on real instances; tags_enabled=True serves."""
+    state, _ = make(tags_enabled=True)
     assert get(state, MD + "tags/instance/Name").body == b"test-instance"
+    assert get(state, MD + "tags/instance/").body == b"Name\nTest"
     state.tags_enabled = False
+    assert get(state, MD + "tags/").status == 404
     assert get(state, MD + "tags/instance/").status == 404
     assert get(state, MD + "tags/instance/Name").status == 404
     assert "tags/" not in get(state, MD).body.decode().split("\n")
+    default, _ = make()
+    assert default.tags_enabled is False
+    assert get(default, MD + "tags/instance/Name").status == 404
 
 
 # ---------------------------------------------------------------- throttling
@@ -672,3 +677,143 @@ def test_httpx_mock_transport_adapter() -> None:
         state.inject("hang")
         with pytest.raises(httpx.ReadTimeout):
             client.get(MD + "instance-id")
+
+
+# ---------------------------------------------------------------- versions
+
+
+def test_split_version_and_the_release_table() -> None:
+    """Paths split into (version, rest); the most specific row of the table decides."""
+    assert _versions.split_version("/2021-03-23/meta-data/x") == ("2021-03-23", "meta-data/x")
+    assert _versions.split_version("/latest") == ("latest", "")
+    assert _versions.released("meta-data/placement/region") == "2020-08-24"
+    assert _versions.released("meta-data/placement/availability-zone") == "2008-02-01"
+    mac = "meta-data/network/interfaces/macs/0e:49:61:0f:c3:11/"
+    assert _versions.released(mac + "ipv6s") == "2016-06-30"
+    assert _versions.released(mac + "subnet-id") == "2011-01-01"
+    assert _versions.released("meta-data/my-own-thing") is None
+    assert _versions.available("meta-data/my-own-thing", "1.0")
+    assert not _versions.available("meta-data/tags/instance/Name", "2020-10-27")
+    assert _versions.available("meta-data/tags/instance/Name", "latest")
+
+
+def test_every_default_leaf_exists_under_latest_and_the_table_covers_it() -> None:
+    """Each leaf of the default tree has a release row, so old versions are accurate."""
+    state, _ = make(tags_enabled=True)
+    for key in state._leaves:
+        rest = key[len("/latest/") :]
+        assert _versions.released(rest) is not None, key
+        assert get(state, key).status == 200, key
+
+
+def test_a_custom_tree_serves_every_listed_version() -> None:
+    """Without a '/' of its own, a tree gets the real version list; its own paths are in all."""
+    state, _ = make(tree={"instance-id": "i-abc", "my-thing": "x"})
+    assert get(state, "/").body.split(b"\n")[-1] == b"latest"
+    assert get(state, "/1.0/meta-data/my-thing").body == b"x"
+    assert get(state, "/2000-01-01/meta-data/my-thing").status == 404
+    only_latest, _ = make(tree={"/": "latest", "instance-id": "i-abc"})
+    assert get(only_latest, "/2021-03-23/meta-data/instance-id").status == 404
+    assert get(only_latest, "/latest/meta-data/instance-id").body == b"i-abc"
+
+
+def test_slashes_are_collapsed_before_routing() -> None:
+    """'//' anywhere reads as '/', for GETs and for the token PUT."""
+    state, _ = make()
+    assert get(state, "/latest//meta-data///instance-id").body == b"i-1234567890abcdef0"
+    assert state.handle("PUT", "/latest//api/token", {TTL: "60"}).status == 200
+
+
+# ---------------------------------------------------------------- events history and knobs
+
+
+def test_ending_events_validates() -> None:
+    """Unknown ids, ending an event twice and unknown states are refused."""
+    state, _ = make()
+    event = state.add_scheduled_event()
+    state.complete_scheduled_event(event)
+    with pytest.raises(ValueError, match="already completed"):
+        state.cancel_scheduled_event(event)
+    with pytest.raises(ValueError, match="no scheduled event"):
+        state.complete_scheduled_event("instance-event-nope")
+    with pytest.raises(ValueError, match="state must be one of"):
+        state.add_scheduled_event(state="pending")
+    state.clear_scheduled_events()
+    assert get(state, MD + "events/maintenance/history").body == b"[]"
+
+
+def test_events_and_faults_can_be_set_at_construction() -> None:
+    """spot_interruption, rebalance_recommendation, scheduled_events and fault_rate at start."""
+    state, _ = make(
+        spot_interruption="stop",
+        rebalance_recommendation=True,
+        scheduled_events=["system-reboot", {"code": "instance-stop", "state": "canceled"}],
+        fault_rate=1.0,
+        fault_kinds=["error"],
+        fault_seed=3,
+    )
+    assert get(state, MD + "instance-id").status == 500
+    state.fault_rate(0)
+    assert json.loads(get(state, MD + "spot/instance-action").body)["action"] == "stop"
+    assert get(state, MD + "events/recommendations/rebalance").status == 200
+    (active,) = json.loads(get(state, MD + "events/maintenance/scheduled").body)
+    (past,) = json.loads(get(state, MD + "events/maintenance/history").body)
+    assert (active["Code"], past["Code"], past["State"]) == (
+        "system-reboot",
+        "instance-stop",
+        "canceled",
+    )
+
+
+@pytest.mark.parametrize(
+    ("knob", "value"),
+    [
+        ("instance_life_cycle", "reserved"),
+        ("placement_group", ""),
+        ("placement_group", "a/b"),
+        ("host_id", "two\nlines"),
+        ("partition_number", 0),
+        ("partition_number", 8),
+        ("partition_number", True),
+        ("autoscaling_lifecycle_state", "Running"),
+        ("elastic_inference", 7),
+    ],
+)
+def test_instance_knobs_validate(knob: str, value: object) -> None:
+    """Values real IMDS could not serve are refused, at construction and as attributes."""
+    with pytest.raises(ValueError, match=knob):
+        make(**{knob: value})
+    state, _ = make()
+    with pytest.raises(ValueError, match=knob):
+        setattr(state, knob, value)
+
+
+def test_instance_knobs_are_listed_in_their_folders() -> None:
+    """A knob's leaf shows in its folder's listing, and vanishes again when set back to None."""
+    state, _ = make(autoscaling_lifecycle_state="Warmed:Stopped")
+    assert "autoscaling/" in get(state, MD).body.decode().split("\n")
+    assert get(state, MD + "autoscaling/").body == b"target-lifecycle-state"
+    state.autoscaling_lifecycle_state = None
+    assert get(state, MD + "autoscaling/").status == 404
+
+
+def test_expired_credentials_stay_expired_as_time_passes() -> None:
+    """credentials_expired: the same stale keys an hour later; both roles' documents are stale."""
+    state, clock = make(credentials_expired=True)
+    first = creds_at(state)
+    assert parse_iso(first["Expiration"]) == int(clock.time()) - 3600
+    clock.advance(3600)
+    assert creds_at(state) == first
+    identity = json.loads(
+        get(state, MD + "identity-credentials/ec2/security-credentials/ec2-instance").body
+    )
+    assert parse_iso(identity["Expiration"]) < clock.time()
+
+
+def test_identity_credentials_rotate_like_the_role() -> None:
+    """rotate_credentials() renews the instance identity role's keys too."""
+    state, _ = make()
+    path = MD + "identity-credentials/ec2/security-credentials/ec2-instance"
+    before = json.loads(get(state, path).body)["AccessKeyId"]
+    state.rotate_credentials()
+    assert json.loads(get(state, path).body)["AccessKeyId"] != before

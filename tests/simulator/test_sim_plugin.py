@@ -53,3 +53,24 @@ def test_plugin_in_a_user_suite(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_inprocess("--strict-markers", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2, errors=1)
     result.stdout.fnmatch_lines(["*keyword arguments only*"])
+
+
+@pytest.mark.imds(
+    keep_alive=True,
+    tags_enabled=True,
+    put_response_hop_limit=2,
+    placement_group="pg-1",
+    credentials_expired=True,
+    scheduled_events=["system-reboot"],
+    fault_rate=0.0,
+)
+def test_marker_reaches_every_kind_of_knob(imds_simulator: IMDSSimulator) -> None:
+    """Shell knobs, data knobs and start-up events all go through the marker."""
+    assert imds_simulator.keep_alive is True
+    assert imds_simulator.put_response_hop_limit == 2
+    with httpx.Client(base_url=imds_simulator.url, trust_env=False, timeout=5) as client:
+        assert client.get("/latest/meta-data/tags/instance/Name").text == "test-instance"
+        assert client.get("/latest/meta-data/placement/group-name").text == "pg-1"
+        events = client.get("/latest/meta-data/events/maintenance/scheduled").json()
+        assert [e["Code"] for e in events] == ["system-reboot"]
+    assert imds_simulator.connections == 1  # keep-alive: one connection for three GETs

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
+import re
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -15,6 +18,7 @@ from imdsclient.testing import FakeClock, IMDSSimulator, serve
 
 MD = "/latest/meta-data/"
 TTL = "X-aws-ec2-metadata-token-ttl-seconds"
+TOKEN_HEADER = "X-aws-ec2-metadata-token"
 
 
 @pytest.fixture
@@ -31,15 +35,27 @@ def client(sim: IMDSSimulator) -> Iterator[httpx.Client]:
 
 
 def raw_exchange(sim: IMDSSimulator, data: bytes) -> bytes:
-    """Send bytes on a fresh connection, read until the server closes it."""
+    """Send bytes on a fresh connection, read until the server closes (or resets) it."""
     with socket.create_connection(("127.0.0.1", sim.port), timeout=5) as conn:
         conn.sendall(data)
         chunks: list[bytes] = []
         while True:
-            chunk = conn.recv(65536)
+            try:
+                chunk = conn.recv(65536)
+            except ConnectionResetError:
+                chunk = b""
             if not chunk:
                 return b"".join(chunks)
             chunks.append(chunk)
+
+
+def wait_until(condition: Callable[[], bool], what: str) -> None:
+    """Poll ``condition`` (every 5 ms, at most 5 s): for a server thread to get there."""
+    for _ in range(1000):
+        if condition():
+            return
+        threading.Event().wait(0.005)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def simulator_threads() -> list[threading.Thread]:
@@ -72,7 +88,8 @@ def test_date_header_follows_the_simulator_clock() -> None:
 
 
 def test_keep_alive_serves_many_requests_on_one_connection(sim: IMDSSimulator) -> None:
-    """Pipelined HTTP/1.1 requests on one socket get one answer each, in order."""
+    """keep_alive=True: pipelined HTTP/1.1 requests on one socket get one answer each, in order."""
+    sim.keep_alive = True
     request = b"GET /latest/meta-data/placement/region HTTP/1.1\r\nHost: x\r\n\r\n"
     last = b"GET /latest/meta-data/instance-id HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     answer = raw_exchange(sim, request * 3 + last)
@@ -99,7 +116,8 @@ def test_http10_closes_after_the_answer(sim: IMDSSimulator) -> None:
 
 
 def test_put_body_is_consumed_and_connection_reused(sim: IMDSSimulator) -> None:
-    """A PUT with a body does not desynchronise the next request on the connection."""
+    """keep_alive=True: a PUT with a body does not desynchronise the next request."""
+    sim.keep_alive = True
     put = b"PUT /latest/api/token HTTP/1.1\r\nHost: x\r\n" + TTL.encode() + b": 60\r\n"
     put += b"Content-Length: 5\r\n\r\nhello"
     get = b"GET /latest/meta-data/ami-id HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
@@ -186,7 +204,7 @@ def test_hop_limit_drop_times_out_the_put_only(sim: IMDSSimulator) -> None:
 
 def test_stop_closes_hung_and_idle_connections_and_joins_threads() -> None:
     """stop() returns with hung and keep-alive connections open, leaving no server threads."""
-    sim = IMDSSimulator(hop_limit_drop=True).start()
+    sim = IMDSSimulator(hop_limit_drop=True, keep_alive=True).start()
     idle = socket.create_connection(("127.0.0.1", sim.port), timeout=5)
     hung = socket.create_connection(("127.0.0.1", sim.port), timeout=5)
     try:
@@ -263,6 +281,7 @@ def test_serve_prints_the_url_and_stops_on_request() -> None:
         while "http://" not in out.getvalue():
             threading.Event().wait(0.005)
         url = out.getvalue().split()[4]
+        assert "(real IMDS mode (Connection: close); tokens required;" in out.getvalue()
         with httpx.Client(base_url=url, trust_env=False, timeout=5) as c:
             assert c.get(MD + "instance-id").status_code == 401
     finally:
@@ -270,3 +289,199 @@ def test_serve_prints_the_url_and_stops_on_request() -> None:
         thread.join()
     assert url.startswith("http://127.0.0.1:")
     assert simulator_threads() == []
+
+
+# ---------------------------------------------------------------- connection handling
+
+
+class TTLRecorder(IMDSSimulator):
+    """Records, for every answer, its status line and the socket's TTL as it is written."""
+
+    def __init__(self, **knobs: Any) -> None:
+        super().__init__(**knobs)
+        self.sent: list[tuple[bytes, int]] = []
+
+    def _sendall(self, conn: socket.socket, data: bytes) -> None:
+        if conn.family == socket.AF_INET6:
+            ttl = conn.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS)
+        else:
+            ttl = conn.getsockopt(socket.IPPROTO_IP, socket.IP_TTL)
+        self.sent.append((data.split(b"\r\n", 1)[0], ttl))
+        super()._sendall(conn, data)
+
+
+PUT_TOKEN = b"PUT /latest/api/token HTTP/1.1\r\nHost: x\r\n" + TTL.encode() + b": 60\r\n\r\n"
+GET_ID = b"GET /latest/meta-data/instance-id HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def test_put_answers_leave_with_the_put_response_hop_limit() -> None:
+    """put_response_hop_limit=1: the PUT answer is written with TTL 1, the next answer with 64."""
+    with TTLRecorder(put_response_hop_limit=1, keep_alive=True) as sim:
+        last = GET_ID.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
+        raw_exchange(sim, PUT_TOKEN + GET_ID + last)
+        raw_exchange(sim, GET_ID.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+    assert sim.sent == [
+        (b"HTTP/1.1 200 OK", 1),
+        (b"HTTP/1.1 200 OK", 64),
+        (b"HTTP/1.1 200 OK", 64),
+        (b"HTTP/1.1 200 OK", 64),
+    ]
+
+
+def test_every_put_answer_gets_the_hop_limit_in_real_mode() -> None:
+    """In the default (close) mode a refused PUT is written with the hop limit too."""
+    with TTLRecorder(put_response_hop_limit=2) as sim:
+        raw_exchange(sim, PUT_TOKEN)
+        raw_exchange(sim, PUT_TOKEN.replace(b": 60", b": 0"))
+        raw_exchange(sim, GET_ID)
+    assert [ttl for _, ttl in sim.sent] == [2, 2, 64]
+    assert sim.sent[1][0] == b"HTTP/1.1 400 Bad Request"
+
+
+def test_hop_limit_applies_to_ipv6_sockets() -> None:
+    """On ::1 the IPv6 unicast hop limit is what carries the PUT hop limit."""
+    try:
+        sim = TTLRecorder(host="::1", put_response_hop_limit=3).start()
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    with sim, socket.create_connection(("::1", sim.port), timeout=5) as conn:
+        conn.sendall(PUT_TOKEN)
+        assert conn.recv(65536).startswith(b"HTTP/1.1 200 OK")
+    assert sim.sent[0][1] == 3
+
+
+def test_without_the_knob_the_ttl_is_left_alone(sim: IMDSSimulator) -> None:
+    """put_response_hop_limit=None (default): no TTL is set, so the OS default applies."""
+    assert sim.put_response_hop_limit is None
+    with pytest.raises(ValueError, match="put_response_hop_limit"):
+        sim.put_response_hop_limit = 0
+    with pytest.raises(ValueError, match="put_response_hop_limit"):
+        sim.put_response_hop_limit = 65
+
+
+def test_connections_are_counted(sim: IMDSSimulator) -> None:
+    """.connections counts accepted connections; .open_connections those still open."""
+    raw_exchange(sim, GET_ID)
+    raw_exchange(sim, PUT_TOKEN)
+    assert sim.connections == 2
+    with socket.create_connection(("127.0.0.1", sim.port), timeout=5):
+        wait_until(lambda: sim.open_connections == 1, "the connection to be accepted")
+        assert sim.connections == 3
+
+
+def test_idle_connections_time_out() -> None:
+    """A connection that sends nothing is closed after idle_timeout."""
+    with IMDSSimulator(idle_timeout=0.1) as sim:
+        with socket.create_connection(("127.0.0.1", sim.port), timeout=5) as conn:
+            assert conn.recv(100) == b""
+        with socket.create_connection(("127.0.0.1", sim.port), timeout=5) as conn:
+            conn.sendall(b"GET /latest/meta-data/ HTTP/1.1\r\nHo")  # half a request
+            assert conn.recv(100) == b""
+    assert sim.requests == []
+
+
+def test_max_connections_makes_further_ones_wait() -> None:
+    """With two connections open and max_connections=2, a third is served once one closes."""
+    with IMDSSimulator(max_connections=2) as sim:
+        first = socket.create_connection(("127.0.0.1", sim.port), timeout=5)
+        second = socket.create_connection(("127.0.0.1", sim.port), timeout=5)
+        wait_until(lambda: sim.open_connections == 2, "two open connections")
+        third = socket.create_connection(("127.0.0.1", sim.port), timeout=5)  # in the backlog
+        third.sendall(GET_ID)
+        assert sim.connections == 2
+        first.close()
+        assert third.recv(65536).startswith(b"HTTP/1.1 200 OK")
+        assert sim.connections == 3
+        second.close()
+        third.close()
+
+
+def test_a_failed_thread_start_is_survived(
+    sim: IMDSSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """'can't start new thread' (ulimit -v, -u): that connection is dropped, later ones served."""
+    real_start = threading.Thread.start
+    failures = [RuntimeError("can't start new thread"), MemoryError()]
+
+    def start(self: threading.Thread) -> None:
+        if self.name == "imds-simulator-conn" and failures:
+            raise failures.pop(0)
+        real_start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    assert raw_exchange(sim, GET_ID) == b""
+    assert raw_exchange(sim, GET_ID) == b""
+    assert raw_exchange(sim, GET_ID).startswith(b"HTTP/1.1 200 OK")
+    assert sim.accept_errors == 2
+    assert sim.connections == 1
+
+
+def test_a_bug_in_the_accept_loop_does_not_kill_it(
+    sim: IMDSSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unexpected exception while accepting is recorded and accepting goes on."""
+    real_spawn = sim._spawn
+    calls = []
+
+    def spawn(conn: socket.socket) -> None:
+        calls.append(conn)
+        if len(calls) == 1:
+            conn.close()
+            raise ValueError("simulated bug")
+        real_spawn(conn)
+
+    monkeypatch.setattr(sim, "_spawn", spawn)
+    assert raw_exchange(sim, GET_ID) == b""
+    assert raw_exchange(sim, GET_ID).startswith(b"HTTP/1.1 200 OK")
+    assert [type(e) for e in sim.internal_errors] == [ValueError]
+    sim.internal_errors.clear()
+
+
+def test_shell_knobs_validate() -> None:
+    """Bad http_version, max_connections and idle_timeout values are refused."""
+    with pytest.raises(ValueError, match="http_version"):
+        IMDSSimulator(http_version="2")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_connections"):
+        IMDSSimulator(max_connections=0)
+    with pytest.raises(ValueError, match="idle_timeout"):
+        IMDSSimulator(idle_timeout=0)
+
+
+# ---------------------------------------------------------------- the request log
+
+
+def test_request_log_has_one_line_per_request_and_no_secrets() -> None:
+    """request_log: time, peer, method and path, status, size, token or TTL; never a token."""
+    log = io.StringIO()
+    clock = FakeClock(wall=1_767_225_600.0)
+    with IMDSSimulator(request_log=log, clock=clock, http_tokens="required") as sim:
+        token = raw_exchange(sim, PUT_TOKEN).rsplit(b"\r\n\r\n", 1)[1].decode()
+        with_token = GET_ID.replace(b"\r\n\r\n", f"\r\n{TOKEN_HEADER}: {token}\r\n\r\n".encode())
+        raw_exchange(sim, with_token)
+        raw_exchange(sim, GET_ID)
+        raw_exchange(sim, b"\x00garbage\r\n\r\n")
+        raw_exchange(sim, b'GET /"x\x7f HTTP/1.1\r\nHost: x\r\n\r\n')
+        sim.inject("reset")
+        raw_exchange(sim, GET_ID)
+        secret = json.loads(
+            raw_exchange(
+                sim,
+                with_token.replace(b"instance-id", b"iam/security-credentials/baskinc-role"),
+            ).rsplit(b"\r\n\r\n", 1)[1]
+        )["SecretAccessKey"]
+    lines = log.getvalue().splitlines()
+    peer = r"127\.0\.0\.1:\d+"
+    expected = [
+        rf'01 Jan 2026 00:00:00 {peer} "PUT /latest/api/token" 200 56B ttl=60',
+        rf'01 Jan 2026 00:00:00 {peer} "GET /latest/meta-data/instance-id" 200 19B token',
+        rf'01 Jan 2026 00:00:00 {peer} "GET /latest/meta-data/instance-id" 401 \d+B no-token',
+        rf'01 Jan 2026 00:00:00 {peer} "- -" 400 malformed',
+        rf'01 Jan 2026 00:00:00 {peer} "GET /\\x22x\\x7f" 401 \d+B no-token',
+        rf'01 Jan 2026 00:00:00 {peer} "GET /latest/meta-data/instance-id" reset 0B no-token',
+        r'.* "GET /latest/meta-data/iam/security-credentials/baskinc-role" 200 \d+B token',
+    ]
+    assert len(lines) == len(expected)
+    for line, pattern in zip(lines, expected):
+        assert re.fullmatch(pattern, line), line
+    assert token not in log.getvalue()
+    assert secret not in log.getvalue()
