@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 from imdsclient._operations import Flow, Gather, fetch, get_text
 from imdsclient._protocol import META_DATA, normalize_path, parse_listing
+from imdsclient._redact import redact_tree
 from imdsclient._session import Session
 from imdsclient.errors import HINTS, CredentialsError, IMDSError, MetadataNotFoundError
 
@@ -419,7 +420,7 @@ def dump(
 ) -> Flow[dict[str, Any]]:
     """The tree under ``path`` as a JSON-serialisable nested dict (see ``docs/api.md``)."""
     tree = yield from crawl(session, _folder(path), include_credentials=include_credentials)
-    return _as_json(tree)
+    return _as_json(tree) if include_credentials else redact_tree(_as_json(tree))  # by content
 
 
 def _leaf_texts(tree: Tree, path: str, prefix: str = "") -> dict[str, str]:
