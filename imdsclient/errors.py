@@ -107,6 +107,12 @@ HINTS: dict[str, str] = {
         "The instance profile's credentials are unavailable: check the role attached with "
         "`aws ec2 describe-iam-instance-profile-associations` and its trust policy."
     ),
+    "expired_credentials": (
+        "IMDS rotates role credentials at least 5 minutes before they expire, so expired ones "
+        "mean a wrong clock or a stuck IMDS: check the system clock (`timedatectl status`, "
+        "`chronyc tracking`), and for a mock such as amazon-ec2-metadata-mock the expiration "
+        "it is configured to serve."
+    ),
     "no_role": (
         "No IAM instance profile is attached to this instance: attach one with "
         "`aws ec2 associate-iam-instance-profile --instance-id <instance-id> "

@@ -196,3 +196,25 @@ def test_fetcher_is_ours(aws_home: Path, installed: list[InstanceMetadataProvide
     """The installed provider holds an imdsclient fetcher."""
     installed.append(install(botocore.session.Session()))
     assert isinstance(installed[0].fetcher, InstanceMetadataFetcher)
+
+
+@pytest.mark.parametrize("where", ["environment", "config file"])
+def test_install_honours_the_instance_profile_name(
+    env_sim: IMDSSimulator,
+    aws_home: Path,
+    installed: list[InstanceMetadataProvider],
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
+) -> None:
+    """``AWS_EC2_INSTANCE_PROFILE_NAME`` / ``ec2_instance_profile_name``: no role listing at all."""
+    if where == "environment":
+        monkeypatch.setenv("AWS_EC2_INSTANCE_PROFILE_NAME", ROLE)
+    else:
+        Path(aws_home.parent / "config").write_text(
+            f"[default]\nec2_instance_profile_name = {ROLE}\n"
+        )
+    session = botocore.session.Session()
+    installed.append(install(session))
+    assert installed[0].fetcher.client.config.instance_profile_name == ROLE
+    assert session.get_credentials().get_frozen_credentials().access_key.startswith("ASIA")
+    assert [r.path for r in env_sim.requests if r.method == "GET"] == [CREDS + ROLE]
