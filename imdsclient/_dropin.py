@@ -40,6 +40,7 @@ __all__ = [
     "fetcher_settings",
     "install_provider",
     "refreshable",
+    "register_imds_feature",
 ]
 
 #: botocore's default ``base_url``; any other value wins over the ``config`` endpoint settings.
@@ -168,6 +169,15 @@ def refreshable(
     # The one seam botocore offers for time; create_from_metadata does not take it.
     creds._time_fetcher = fetcher._now
     return creds
+
+
+def register_imds_feature() -> None:
+    """Tell botocore's user agent that credentials came from IMDS, as its own provider does."""
+    try:
+        from botocore.useragent import register_feature_id
+    except ImportError:  # botocore before feature ids
+        return
+    register_feature_id("CREDENTIALS_IMDS")
 
 
 # -- sessions and resolvers -------------------------------------------------------------------

@@ -24,7 +24,7 @@ import logging
 import random
 import threading
 from collections.abc import Mapping
-from typing import Any, Callable
+from typing import Any
 
 try:
     from botocore.credentials import CredentialProvider, RefreshableCredentials
@@ -42,6 +42,7 @@ from imdsclient._dropin import (
     fetcher_settings,
     install_provider,
     refreshable,
+    register_imds_feature,
 )
 from imdsclient._stability import MAX_STALE
 
@@ -133,14 +134,6 @@ class InstanceMetadataFetcher(FetcherCore):
             return state.succeeded(creds)
 
 
-def _feature_id() -> Callable[[str], None] | None:
-    try:
-        from botocore.useragent import register_feature_id
-    except ImportError:  # botocore before feature ids
-        return None
-    return register_feature_id  # type: ignore[no-any-return]
-
-
 class InstanceMetadataProvider(CredentialProvider):  # type: ignore[misc]
     """botocore's ``iam-role`` credential provider, answered by imdsclient.
 
@@ -171,9 +164,7 @@ class InstanceMetadataProvider(CredentialProvider):  # type: ignore[misc]
         metadata = fetcher.retrieve_iam_role_credentials()
         if not metadata:
             return None
-        register = _feature_id()
-        if register is not None:
-            register("CREDENTIALS_IMDS")
+        register_imds_feature()
         logger.info("Found credentials from IAM Role: %s (imdsclient)", metadata["role_name"])
         return refreshable(RefreshableCredentials, metadata, self._refresh, self.METHOD, fetcher)
 
