@@ -10,7 +10,10 @@ module holds the rest, written once:
 * :func:`fetcher_settings`: a session's IMDS settings, read as ``create_credential_resolver``
   reads them;
 * :func:`install_provider`: our provider in the ``iam-role`` slot of a session's resolver (and
-  as the ``Ec2InstanceMetadata`` credential source), lazily if the resolver is not built yet.
+  as the ``Ec2InstanceMetadata`` credential source), lazily if the resolver is not built yet;
+* :func:`defers_to_workload`: whether the environment gives this process credentials of its
+  own (ECS task role, EKS Pod Identity or IRSA, Lambda), which the instance role must not
+  silently replace.
 
 Imported only by the drop-ins, after they have checked that botocore is installed.
 """
@@ -37,6 +40,7 @@ __all__ = [
     "MANDATORY_REFRESH",
     "METADATA_BASE_URL",
     "FetcherCore",
+    "defers_to_workload",
     "fetcher_settings",
     "install_provider",
     "refreshable",
@@ -169,6 +173,30 @@ def refreshable(
     # The one seam botocore offers for time; create_from_metadata does not take it.
     creds._time_fetcher = fetcher._now
     return creds
+
+
+def defers_to_workload(env: Mapping[str, str], logger: logging.Logger) -> bool:
+    """True (and an INFO record) when ``env`` says this process has credentials of its own.
+
+    That is the container credentials endpoint (ECS task role, EKS Pod Identity), a web
+    identity token (EKS IRSA) or Lambda (see :mod:`imdsclient._environment`).  botocore puts
+    their providers ahead of ``iam-role``, so they normally answer first; when one does not
+    (misconfigured, or removed from the chain) the chain must not fall through to the node's
+    or container instance's role.  An ECS task without a task role does not defer: ECS
+    documents that it uses the container instance's role through IMDS.
+    """
+    from imdsclient._environment import detect
+
+    found = detect(env)
+    if found is None or found.own_credentials is None:
+        return False
+    logger.info(
+        "Not answering with the instance role: this looks like %s, whose own credentials come "
+        "from %s; the provider for those is ahead of this one in the chain",
+        found.describe(),
+        found.own_credentials,
+    )
+    return True
 
 
 def register_imds_feature() -> None:

@@ -44,6 +44,7 @@ from imdsclient._clock import Clock
 from imdsclient._dropin import (
     METADATA_BASE_URL,
     FetcherCore,
+    defers_to_workload,
     fetcher_settings,
     install_provider,
     refreshable,
@@ -140,14 +141,21 @@ class AioInstanceMetadataProvider(_AioProvider):  # type: ignore[misc]
     ``await load()`` returns ``AioRefreshableCredentials`` (or ``None`` so the chain moves on),
     refreshing ``ec2_credential_refresh_window`` (15 min) before expiry, every caller waiting
     in the last 10 min, as aiobotocore's do; a refresh that cannot get credentials raises
-    ``CredentialRetrievalError`` with imdsclient's message and fix.
+    ``CredentialRetrievalError`` with imdsclient's message and fix.  ``defer_to_workload`` is
+    :class:`imdsclient.boto.InstanceMetadataProvider`'s: ``None`` on ECS, EKS and Lambda.
     """
 
     METHOD = "iam-role"
     CANONICAL_NAME = "Ec2InstanceMetadata"
 
-    def __init__(self, iam_role_fetcher: AioInstanceMetadataFetcher | None = None) -> None:
+    def __init__(
+        self,
+        iam_role_fetcher: AioInstanceMetadataFetcher | None = None,
+        *,
+        defer_to_workload: bool = True,
+    ) -> None:
         super().__init__(iam_role_fetcher=iam_role_fetcher or AioInstanceMetadataFetcher())
+        self.defer_to_workload = defer_to_workload
 
     def __repr__(self) -> str:
         return f"AioInstanceMetadataProvider({self._role_fetcher!r})"
@@ -161,6 +169,8 @@ class AioInstanceMetadataProvider(_AioProvider):  # type: ignore[misc]
     async def load(self) -> Any:
         """Credentials from IMDS, or ``None`` when there are none (never raises)."""
         fetcher = self.fetcher
+        if self.defer_to_workload and defers_to_workload(fetcher.env, logger):
+            return None
         metadata = await fetcher.retrieve_iam_role_credentials()
         if not metadata:
             return None
@@ -185,7 +195,8 @@ def install(
     ``Ec2InstanceMetadata`` source of ``credential_source`` role profiles, reading the IMDS
     settings from the session now, exactly as :func:`imdsclient.boto.install` does; every
     provider aiobotocore puts first (environment, profiles, web identity, container) still
-    comes first.  Returns the installed provider; ``await provider.fetcher.close()`` when done.
+    comes first, and on ECS, EKS and Lambda ours answers ``None`` rather than the instance
+    role.  Returns the installed provider; ``await provider.fetcher.close()`` when done.
     """
     core = getattr(session, "_session", session)
     if not isinstance(core, AioSession):
@@ -195,5 +206,6 @@ def install(
         )
     fetcher = AioInstanceMetadataFetcher(**fetcher_settings(core), clock=clock, rng=rng)
     provider = AioInstanceMetadataProvider(fetcher)
-    install_provider(core, provider, provider)
+    source = AioInstanceMetadataProvider(fetcher, defer_to_workload=False)
+    install_provider(core, provider, source)
     return provider

@@ -39,6 +39,7 @@ from imdsclient._clock import Clock
 from imdsclient._dropin import (
     METADATA_BASE_URL,
     FetcherCore,
+    defers_to_workload,
     fetcher_settings,
     install_provider,
     refreshable,
@@ -141,14 +142,26 @@ class InstanceMetadataProvider(CredentialProvider):  # type: ignore[misc]
     They refresh ``ec2_credential_refresh_window`` (15 min) before expiry, blocking all callers
     in the last 10 min, as botocore's do; a refresh that cannot get credentials raises
     ``CredentialRetrievalError`` with imdsclient's message and fix.
+
+    With ``defer_to_workload`` (the default), ``load()`` returns ``None`` without asking IMDS
+    when the environment gives the process credentials of its own (ECS task role, EKS Pod
+    Identity or IRSA, Lambda): the instance role never stands in for them.  ``install()``
+    turns it off for the ``credential_source = Ec2InstanceMetadata`` source, which asks for
+    the instance role explicitly.
     """
 
     METHOD = "iam-role"
     CANONICAL_NAME = "Ec2InstanceMetadata"
 
-    def __init__(self, iam_role_fetcher: InstanceMetadataFetcher | None = None) -> None:
+    def __init__(
+        self,
+        iam_role_fetcher: InstanceMetadataFetcher | None = None,
+        *,
+        defer_to_workload: bool = True,
+    ) -> None:
         super().__init__()
         self._role_fetcher = iam_role_fetcher or InstanceMetadataFetcher()
+        self.defer_to_workload = defer_to_workload
 
     def __repr__(self) -> str:
         return f"InstanceMetadataProvider({self._role_fetcher!r})"
@@ -161,6 +174,8 @@ class InstanceMetadataProvider(CredentialProvider):  # type: ignore[misc]
     def load(self) -> Any:
         """Credentials from IMDS, or ``None`` when there are none (never raises)."""
         fetcher = self._role_fetcher
+        if self.defer_to_workload and defers_to_workload(fetcher.env, logger):
+            return None
         metadata = fetcher.retrieve_iam_role_credentials()
         if not metadata:
             return None
@@ -204,7 +219,10 @@ def install(
 
     Replaces the ``iam-role`` provider of the session's credential resolver (appending one if
     there is none), and the ``Ec2InstanceMetadata`` source of ``credential_source`` role
-    profiles.  Timeout, attempts, endpoint, endpoint mode, the IMDSv1 switch and
+    profiles (sharing one fetcher).  Every provider botocore puts first (environment, profiles,
+    web identity, SSO, process, container) stays first, and when the environment says this
+    process has credentials of its own (ECS, EKS, Lambda) ours answers ``None`` rather than
+    the instance role.  Timeout, attempts, endpoint, endpoint mode, the IMDSv1 switch and
     ``ec2_instance_profile_name`` are read from the session now, as botocore reads them.
     ``session=None`` means boto3's default session.  Works before credentials are first
     resolved (the resolver is still built lazily, by botocore) and after (credentials botocore's
@@ -214,5 +232,6 @@ def install(
     core = _core_session(session)
     fetcher = InstanceMetadataFetcher(**fetcher_settings(core), clock=clock, rng=rng)
     provider = InstanceMetadataProvider(fetcher)
-    install_provider(core, provider, provider)
+    source = InstanceMetadataProvider(fetcher, defer_to_workload=False)
+    install_provider(core, provider, source)
     return provider

@@ -187,9 +187,28 @@ class ThrottledError(IMDSError):
 
 
 class IMDSConnectionError(IMDSError):
-    """The endpoint could not be reached, or dropped the connection, after retries."""
+    """The endpoint could not be reached, or dropped the connection, after retries.
+
+    Without an explicit ``hint``, the hint is the firewall and endpoint advice, or, on AWS
+    Lambda, Fargate, ECS or EKS, what that environment means for IMDS instead
+    (``imdsclient._environment.connection_hint``).
+    """
 
     default_hint = "connect"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        path: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        if hint is None:
+            from imdsclient._environment import connection_hint  # lazily: only on failures
+
+            hint = connection_hint(self.default_hint)
+        super().__init__(message, status=status, path=path, hint=hint)
 
 
 class IMDSTimeoutError(IMDSConnectionError):

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from imdsclient import _environment
 from imdsclient._cli import _firewall
 from imdsclient._config import IMDSConfig
 from imdsclient._protocol import TOKEN_HEADER, TOKEN_PATH, TTL_HEADER
@@ -174,6 +175,7 @@ def check_config(
         )
         return check, None
     evidence = [f"{name} = {value} ({source})" for name, value, source in config.describe()]
+    evidence += _environment.doctor_lines(env)  # Lambda, ECS, EKS: what IMDS means there
     if config.disabled:
         summary = f"IMDS access is turned off ({config.sources['disabled']})"
         return Check(1, "configuration", "problem", summary, evidence, [HINTS["disabled"]]), config
@@ -319,8 +321,9 @@ def _host_port(base_url: str) -> tuple[str, int]:
     return parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
 
 
-def check_tcp(config: IMDSConfig) -> Check:
+def check_tcp(config: IMDSConfig, env: Mapping[str, str] | None = None) -> Check:
     """Can we open a TCP connection to the endpoint at all?"""
+    fix = [_environment.connection_hint("connect", {} if env is None else env)]
     host, port = _host_port(config.base_url)
     where = f"TCP connect to {host}:{port} (timeout {config.timeout:g} s)"
     started = time.perf_counter()
@@ -328,13 +331,11 @@ def check_tcp(config: IMDSConfig) -> Check:
         socket.create_connection((host, port), timeout=config.timeout).close()
     except socket.timeout:
         summary = "no answer: a firewall DROP rule, or not on EC2"
-        return Check(
-            4, "reachability", "problem", summary, [f"{where}: timed out"], [HINTS["connect"]]
-        )
+        return Check(4, "reachability", "problem", summary, [f"{where}: timed out"], fix)
     except OSError as exc:
         summary = "connection failed: a firewall REJECT rule, a wrong endpoint, or not on EC2"
         evidence = [f"{where}: {exc.strerror or exc}"]
-        return Check(4, "reachability", "problem", summary, evidence, [HINTS["connect"]])
+        return Check(4, "reachability", "problem", summary, evidence, fix)
     took = (time.perf_counter() - started) * 1000
     return Check(
         4,
@@ -567,7 +568,7 @@ def run_checks(
             _skipped(6, "get", why),
         ]
     else:
-        tcp = check_tcp(config)
+        tcp = check_tcp(config, environ)
         checks.append(tcp)
         if tcp.status != "ok":
             why = "the endpoint is unreachable (see check 4)"

@@ -122,7 +122,9 @@ def test_install_replaces_the_credential_source(
     resolver = session.get_component("credential_provider")
     assume = resolver.get_provider("assume-role")
     sources = assume._credential_sourcer._providers
-    assert installed[0] in sources
+    (source,) = (p for p in sources if isinstance(p, InstanceMetadataProvider))
+    assert source.fetcher is installed[0].fetcher
+    assert not source.defer_to_workload  # credential_source asks for the instance role
     assert [p.CANONICAL_NAME for p in sources].count("Ec2InstanceMetadata") == 1
     assert [p.METHOD for p in resolver.providers].count("iam-role") == 1
 
