@@ -103,7 +103,7 @@ class FetcherCore:
         settings: Mapping[str, Any] = config or {}
         self.env: Mapping[str, str] = os.environ if env is None else env
         self._base_url = _base_url(base_url, settings)
-        self._user_agent = user_agent
+        del user_agent  # botocore's signature; imdsclient sends its own User-Agent
         window = settings.get("ec2_credential_refresh_window")
         self.refresh_window = float(DEFAULT_REFRESH_WINDOW if window is None else window)
         self._clock: Clock = clock or SYSTEM_CLOCK
