@@ -33,6 +33,7 @@ _ENV_VARS = {
     "v1_fallback": "AWS_EC2_METADATA_V1_DISABLED",
     "timeout": "AWS_METADATA_SERVICE_TIMEOUT",
     "num_attempts": "AWS_METADATA_SERVICE_NUM_ATTEMPTS",
+    "instance_profile_name": "AWS_EC2_INSTANCE_PROFILE_NAME",
 }
 
 #: Setting → key in the ``~/.aws/config`` profile; ``disabled`` is environment-only (botocore).
@@ -42,8 +43,13 @@ _FILE_KEYS = {
     "v1_fallback": "ec2_metadata_v1_disabled",
     "timeout": "metadata_service_timeout",
     "num_attempts": "metadata_service_num_attempts",
+    "instance_profile_name": "ec2_instance_profile_name",
 }
 
+# The names IMDS lists under iam/security-credentials/ (IAM role names): letters, digits, +=,.@_-
+_PROFILE_NAME_CHARS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+=,.@_-"
+)
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_")
 
 
@@ -149,6 +155,19 @@ def _check_token_ttl(value: object) -> int:
     return value
 
 
+def _check_profile_name(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _Invalid("expected a name such as 'my-instance-role'")
+    name = value.strip()
+    if not name:
+        raise _Invalid("empty; leave it unset to discover the name from IMDS")
+    if len(name) > 128 or not set(name) <= _PROFILE_NAME_CHARS or name in (".", ".."):
+        raise _Invalid("must be the name IMDS lists (letters, digits and +=,.@_-, at most 128)")
+    return name
+
+
 _VALIDATORS: dict[str, Callable[[object], object]] = {
     "disabled": _check_bool,
     "endpoint": _check_endpoint,
@@ -157,6 +176,7 @@ _VALIDATORS: dict[str, Callable[[object], object]] = {
     "timeout": _check_timeout,
     "num_attempts": _check_num_attempts,
     "token_ttl": _check_token_ttl,
+    "instance_profile_name": _check_profile_name,
 }
 
 # --- parsers: text from the environment or the config file → typed value ------------------------
@@ -198,6 +218,7 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "v1_fallback": _parse_v1_disabled,
     "timeout": _parse_float,
     "num_attempts": _parse_int,
+    "instance_profile_name": str,
 }
 
 
@@ -292,6 +313,9 @@ class IMDSConfig:
     timeout: float = 1.0
     num_attempts: int = 3
     token_ttl: int = 21600
+    #: The name under ``iam/security-credentials/`` to read credentials from; when set, the role
+    #: is not discovered (no listing request), as the AWS SDKs do with the same setting.
+    instance_profile_name: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

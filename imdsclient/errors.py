@@ -117,6 +117,12 @@ HINTS: dict[str, str] = {
     "verify_extra": (
         "Identity verification needs the optional dependencies: `pip install 'imdsclient[verify]'`."
     ),
+    "expired_credentials": (
+        "IMDS rotates role credentials at least 5 minutes before they expire, so expired ones "
+        "mean a wrong clock or a stuck IMDS: check the system clock (`timedatectl status`, "
+        "`chronyc tracking`), and for a mock such as amazon-ec2-metadata-mock the expiration "
+        "it is configured to serve."
+    ),
     "no_role": (
         "No IAM instance profile is attached to this instance: attach one with "
         "`aws ec2 associate-iam-instance-profile --instance-id <instance-id> "
@@ -191,9 +197,28 @@ class ThrottledError(IMDSError):
 
 
 class IMDSConnectionError(IMDSError):
-    """The endpoint could not be reached, or dropped the connection, after retries."""
+    """The endpoint could not be reached, or dropped the connection, after retries.
+
+    Without an explicit ``hint``, the hint is the firewall and endpoint advice, or, on AWS
+    Lambda, Fargate, ECS or EKS, what that environment means for IMDS instead
+    (``imdsclient._environment.connection_hint``).
+    """
 
     default_hint = "connect"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        path: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        if hint is None:
+            from imdsclient._environment import connection_hint  # lazily: only on failures
+
+            hint = connection_hint(self.default_hint)
+        super().__init__(message, status=status, path=path, hint=hint)
 
 
 class IMDSTimeoutError(IMDSConnectionError):

@@ -23,7 +23,8 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 #: Where unit tests point clients; respx intercepts it, and nothing listens there otherwise.
 ENDPOINT = "http://imds.test"
 
-_LEAKY = ("AWS_", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+# ECS_CONTAINER_METADATA_URI*: the environment detection (ECS) would change error hints.
+_LEAKY = ("AWS_", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "ECS_CONTAINER_METADATA")
 
 
 @pytest.fixture(autouse=True)

@@ -47,6 +47,10 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "retry_hooks.py": [f"instance-id: {INSTANCE_ID}", "retries: 2 (HTTP 429: 2); throttled: 2"],
     "boto_dropin.py": ["credentials from: iam-role (imdsclient.boto)", "(same key: True)"],
+    "aiobotocore_dropin.py": [
+        "credentials from: iam-role (imdsclient.aiobotocore)",
+        "(same key: True)",
+    ],
 }
 
 #: Script → what to do to the simulator before it runs.

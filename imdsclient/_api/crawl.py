@@ -19,6 +19,7 @@ from imdsclient._api._common import (
 from imdsclient._fetch import fetch
 from imdsclient._flow import Flow, gather, operation
 from imdsclient._protocol import META_DATA
+from imdsclient._redact import redact_tree
 from imdsclient._session import Session
 from imdsclient.errors import IMDSError
 
@@ -126,7 +127,9 @@ def dump(
 ) -> Flow[dict[str, Any]]:
     """The tree under ``path`` as nested dicts of text; credentials only if asked."""
     tree = yield from crawl(session, folder(path), include_credentials=include_credentials)
-    return _as_json(tree)
+    if include_credentials:
+        return _as_json(tree)
+    return redact_tree(_as_json(tree))  # by content too: a JSON leaf anywhere may hold secrets
 
 
 def leaf_texts(tree: Tree, path: str, prefix: str = "") -> dict[str, str]:

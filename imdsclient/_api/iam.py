@@ -143,6 +143,7 @@ def iam_credentials(session: Session, role: str | None = None) -> Flow[IAMCreden
     costs one GET.  If the remembered role answers 404 (the profile changed), it is discovered
     again, once.
     """
+    role = session.config.instance_profile_name if role is None else role  # configured (#16)
     if role is not None:
         name = check_role(role)
         body = yield from _credentials_body(session, name)

@@ -262,8 +262,11 @@ def _setup_logging(verbose: int) -> Callable[[], None]:
     """Send imdsclient's log to stderr for this run; returns what undoes it."""
     import logging
 
+    from imdsclient._redact import RedactingFilter
+
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("imdsclient: %(levelname)s: %(message)s"))
+    handler.addFilter(RedactingFilter())  # secrets masked by content, whoever logs them
     logger = logging.getLogger("imdsclient")
     level = logger.level
     logger.addHandler(handler)

@@ -341,12 +341,26 @@ def cmd_events(args: argparse.Namespace) -> int:
 
 
 def cmd_credential_process(args: argparse.Namespace) -> int:
-    """``credential-process``: the one command that prints secrets, in the SDK's format."""
-    from imdsclient._api.iam import credential_process_json
+    """``credential-process``: the one command that prints secrets, in the SDK's format.
+
+    Its ``Expiration`` is never in the past: expired credentials are extended (with a warning
+    on stderr) within static stability's bound, as the drop-ins do.
+    """
+    import logging
+    import random
+
+    from imdsclient._clock import SYSTEM_CLOCK
+    from imdsclient._refresh import credential_process_document
 
     with _client(args) as imds:
         creds = imds.iam_credentials(role=args.role)
-    _print_json(credential_process_json(creds), compact=True)
+    document = credential_process_document(
+        creds,
+        clock=SYSTEM_CLOCK,
+        rng=random.Random(),  # noqa: S311 -- jitter, not cryptography
+        logger=logging.getLogger("imdsclient.credential_process"),
+    )
+    _print_json(document, compact=True)
     return codes.OK
 
 

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Literal, Protocol
 
+from imdsclient import _environment
 from imdsclient._cli import _firewall
 from imdsclient._config import IMDSConfig
 from imdsclient._protocol import (
@@ -191,6 +192,7 @@ def check_config(
         )
         return check, None
     evidence = [f"{name} = {value} ({source})" for name, value, source in config.describe()]
+    evidence += _environment.doctor_lines(env)  # Lambda, ECS, EKS: what IMDS means there
     if config.disabled:
         summary = f"IMDS access is turned off ({config.sources['disabled']})"
         return Check(1, "configuration", "problem", summary, evidence, [HINTS["disabled"]]), config
@@ -345,8 +347,11 @@ def tcp_connect(host: str, port: int, timeout: float) -> None:
     socket.create_connection((host, port), timeout=timeout).close()
 
 
-def check_tcp(config: IMDSConfig, connect: Connector = tcp_connect) -> Check:
+def check_tcp(
+    config: IMDSConfig, env: Mapping[str, str] | None = None, connect: Connector = tcp_connect
+) -> Check:
     """Can we open a TCP connection to the endpoint at all?"""
+    fix = [_environment.connection_hint("connect", {} if env is None else env)]
     host, port = _host_port(config.base_url)
     where = f"TCP connect to {host}:{port} (timeout {config.timeout:g} s)"
     started = time.perf_counter()
@@ -354,13 +359,11 @@ def check_tcp(config: IMDSConfig, connect: Connector = tcp_connect) -> Check:
         connect(host, port, config.timeout)
     except socket.timeout:
         summary = "no answer: a firewall DROP rule, or not on EC2"
-        return Check(
-            4, "reachability", "problem", summary, [f"{where}: timed out"], [HINTS["connect"]]
-        )
+        return Check(4, "reachability", "problem", summary, [f"{where}: timed out"], fix)
     except OSError as exc:
         summary = "connection failed: a firewall REJECT rule, a wrong endpoint, or not on EC2"
         evidence = [f"{where}: {exc.strerror or exc}"]
-        return Check(4, "reachability", "problem", summary, evidence, [HINTS["connect"]])
+        return Check(4, "reachability", "problem", summary, evidence, fix)
     took = (time.perf_counter() - started) * 1000
     return Check(
         4,
@@ -581,7 +584,7 @@ def run_checks(
             _skipped(6, "get", why),
         ]
     else:
-        tcp = check_tcp(config, connect)
+        tcp = check_tcp(config, environ, connect)
         checks.append(tcp)
         if tcp.status != "ok":
             why = "the endpoint is unreachable (see check 4)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,30 @@ from imdsclient.testing import FakeClock, IMDSSimulator
 
 CREDS = "/latest/meta-data/iam/security-credentials/"
 ROLE = "baskinc-role"
+#: The credentials amazon-ec2-metadata-mock serves by default: they expired in 2020.
+AEMM_EXPIRATION = "2020-04-02T00:49:51Z"
+AEMM_SECRET = "v/12345678901"
+AEMM_TOKEN = "TEST92test48TEST+y6RpoTEST92test48TEST/8oWVAiBqTEsT5Ky7ty2tEStxC1T=="
+
+
+def credentials_tree(
+    expiration: str, *, key: str = "12345678901", role: str = ROLE
+) -> dict[str, str]:
+    """A tree whose only role serves one fixed credential document (AEMM's shape and values)."""
+    document = {
+        "Code": "Success",
+        "LastUpdated": "2020-04-02T18:50:40Z",
+        "Type": "AWS-HMAC",
+        "AccessKeyId": key,
+        "SecretAccessKey": AEMM_SECRET,
+        "Token": AEMM_TOKEN,
+        "Expiration": expiration,
+    }
+    return {
+        "instance-id": "i-1234567890abcdef0",
+        f"iam/security-credentials/{role}": json.dumps(document),
+    }
+
 
 MakeFetcher = Callable[..., InstanceMetadataFetcher]
 

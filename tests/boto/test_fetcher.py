@@ -187,3 +187,12 @@ def test_threads_share_one_token_and_role_lookup(
     assert all(result["role_name"] == ROLE for result in results)
     assert sim.count("PUT") == 1
     assert [r.path for r in sim.requests].count(CREDS) == 1
+
+
+def test_config_instance_profile_name_skips_discovery(
+    sim: IMDSSimulator, make_fetcher: MakeFetcher
+) -> None:
+    """``config={"ec2_instance_profile_name": ...}``: the role document is read directly."""
+    fetcher = make_fetcher(base_url=sim.url, config={"ec2_instance_profile_name": ROLE})
+    assert fetcher.retrieve_iam_role_credentials()["role_name"] == ROLE
+    assert [r.path for r in sim.requests if r.method == "GET"] == [CREDS + ROLE]

@@ -122,7 +122,9 @@ def test_install_replaces_the_credential_source(
     resolver = session.get_component("credential_provider")
     assume = resolver.get_provider("assume-role")
     sources = assume._credential_sourcer._providers
-    assert installed[0] in sources
+    (source,) = (p for p in sources if isinstance(p, InstanceMetadataProvider))
+    assert source.fetcher is installed[0].fetcher
+    assert not source.defer_to_workload  # credential_source asks for the instance role
     assert [p.CANONICAL_NAME for p in sources].count("Ec2InstanceMetadata") == 1
     assert [p.METHOD for p in resolver.providers].count("iam-role") == 1
 
@@ -196,3 +198,25 @@ def test_fetcher_is_ours(aws_home: Path, installed: list[InstanceMetadataProvide
     """The installed provider holds an imdsclient fetcher."""
     installed.append(install(botocore.session.Session()))
     assert isinstance(installed[0].fetcher, InstanceMetadataFetcher)
+
+
+@pytest.mark.parametrize("where", ["environment", "config file"])
+def test_install_honours_the_instance_profile_name(
+    env_sim: IMDSSimulator,
+    aws_home: Path,
+    installed: list[InstanceMetadataProvider],
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
+) -> None:
+    """``AWS_EC2_INSTANCE_PROFILE_NAME`` / ``ec2_instance_profile_name``: no role listing at all."""
+    if where == "environment":
+        monkeypatch.setenv("AWS_EC2_INSTANCE_PROFILE_NAME", ROLE)
+    else:
+        Path(aws_home.parent / "config").write_text(
+            f"[default]\nec2_instance_profile_name = {ROLE}\n"
+        )
+    session = botocore.session.Session()
+    installed.append(install(session))
+    assert installed[0].fetcher.client.config.instance_profile_name == ROLE
+    assert session.get_credentials().get_frozen_credentials().access_key.startswith("ASIA")
+    assert [r.path for r in env_sim.requests if r.method == "GET"] == [CREDS + ROLE]

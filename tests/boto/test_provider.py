@@ -99,3 +99,21 @@ def test_default_fetcher() -> None:
         assert provider.fetcher.client.config.num_attempts == 1
     finally:
         provider.fetcher.close()
+
+
+def test_16_threads_refreshing_at_once(
+    fake_sim: IMDSSimulator, make_fetcher: MakeFetcher, clock: FakeClock
+) -> None:
+    """16 threads find the credentials due for a mandatory refresh: one token, one role lookup."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    creds = provider_for(fake_sim, make_fetcher, clock=clock).load()
+    first = creds.get_frozen_credentials().access_key
+    clock.advance(6 * HOUR - 5 * 60)  # inside the mandatory window; IMDS has rotated
+    with ThreadPoolExecutor(16) as pool:
+        keys = set(pool.map(lambda _: creds.get_frozen_credentials().access_key, range(64)))
+    assert len(keys) == 1
+    assert first not in keys
+    assert fake_sim.count("PUT") == 1
+    assert fake_sim.count("GET", CREDS + ROLE) == 2
+    assert [r.path for r in fake_sim.requests].count(CREDS) == 1

@@ -46,11 +46,32 @@ def test_cli_page_documents_every_command() -> None:
 
 
 @pytest.mark.parametrize(
-    "key", ["hop_limit", "v1_refused", "connect", "endpoint_disabled", "disabled", "throttled"]
+    "key",
+    [
+        "hop_limit",
+        "v1_refused",
+        "connect",
+        "endpoint_disabled",
+        "disabled",
+        "throttled",
+        "expired_credentials",
+    ],
 )
 def test_troubleshooting_quotes_the_hint_text(key: str) -> None:
     """The fixes on docs/troubleshooting.md are HINTS verbatim."""
     assert f"> {HINTS[key]}\n" in _page("troubleshooting.md")
+
+
+def test_troubleshooting_quotes_the_fargate_hint() -> None:
+    """The Fargate example on docs/troubleshooting.md is what a connection error there says."""
+    from imdsclient._environment import connection_hint
+
+    env = {
+        "AWS_EXECUTION_ENV": "AWS_ECS_FARGATE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/credentials/id",
+        "ECS_CONTAINER_METADATA_URI_V4": "http://169.254.170.2/v4/id",
+    }
+    assert f"> {connection_hint('connect', env)}\n" in _page("troubleshooting.md")
 
 
 def test_readme_links_the_cli_and_troubleshooting_pages() -> None:

@@ -478,3 +478,47 @@ def test_doctor_never_inflates_a_compressed_answer(runner: FakeRunner) -> None:
         server.close()
     assert _check(report, "get").status == "ok"
     assert peak < 4 * 1024 * 1024  # the inflated body alone would be 10 MiB
+
+
+# -- the environment and the instance profile name (#16) ------------------------------------
+
+FARGATE_ENV = {
+    "AWS_EXECUTION_ENV": "AWS_ECS_FARGATE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/credentials/secret-id",
+    "ECS_CONTAINER_METADATA_URI_V4": "http://169.254.170.2/v4/secret-id",
+}
+
+
+def test_configuration_shows_the_instance_profile_name_and_its_source(
+    imds_simulator: IMDSSimulator, runner: FakeRunner
+) -> None:
+    """Check 1 lists instance_profile_name with where it came from."""
+    env = {"AWS_EC2_INSTANCE_PROFILE_NAME": "my-role"}
+    check = _check(_report(imds_simulator, runner, env=env), "configuration")
+    assert (
+        "instance_profile_name = my-role (environment variable AWS_EC2_INSTANCE_PROFILE_NAME)"
+        in check.evidence
+    )
+
+
+def test_configuration_says_which_environment_it_sees(
+    imds_simulator: IMDSSimulator, runner: FakeRunner
+) -> None:
+    """Check 1 names the environment and what it means; variable values are never shown."""
+    plain = _check(_report(imds_simulator, runner), "configuration")
+    assert plain.evidence[-1].startswith("environment: no Lambda, ECS or EKS variables")
+    check = _check(_report(imds_simulator, runner, env=FARGATE_ENV), "configuration")
+    assert check.status == "ok"
+    assert "environment: AWS Fargate (AWS_EXECUTION_ENV=AWS_ECS_FARGATE" in check.evidence[-2]
+    assert check.evidence[-1].startswith("meaning: Fargate has no IMDS")
+    assert not any("secret-id" in line for line in check.evidence)
+
+
+def test_unreachable_on_fargate_says_so_instead_of_firewalls(runner: FakeRunner) -> None:
+    """Check 4's fix on Fargate is what Fargate means, not the iptables advice."""
+    env = {"AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:9", **FARGATE_ENV}
+    check = _check(_report(None, runner, env=env), "reachability")
+    assert check.status == "problem"
+    assert len(check.fix) == 1
+    assert "Fargate has no IMDS" in check.fix[0]
+    assert "iptables" not in check.fix[0]

@@ -14,7 +14,7 @@ from imdsclient import _cli
 from imdsclient._cli import _exit_codes as codes
 from imdsclient._cli import build_parser, main
 from imdsclient._retry import instant_retries
-from imdsclient.errors import HINTS
+from imdsclient.errors import HINTS, IMDSConnectionError
 from imdsclient.testing import IMDSSimulator
 from tests.cli.conftest import Cli
 
@@ -292,3 +292,12 @@ def test_serve_with_stdout_closed_still_serves(cli: Cli, monkeypatch: pytest.Mon
     monkeypatch.setattr(sys, "stdout", None)
     result = cli("serve", "--port", "0")
     assert (result.code, result.err) == (0, "")
+
+
+def test_connection_error_on_lambda_names_lambda(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Off IMDS on Lambda the one-line error says Lambda has no IMDS, not to look at firewalls."""
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "my-function")
+    result = cli("--endpoint", "http://127.0.0.1:9", "get", "instance-id")
+    assert result.code == codes.exit_code_for(IMDSConnectionError("x"))
+    assert "Lambda has no IMDS" in result.err
+    assert "iptables" not in result.err

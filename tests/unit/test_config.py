@@ -24,6 +24,7 @@ ENV_VARS = {
     "v1_fallback": "AWS_EC2_METADATA_V1_DISABLED",
     "timeout": "AWS_METADATA_SERVICE_TIMEOUT",
     "num_attempts": "AWS_METADATA_SERVICE_NUM_ATTEMPTS",
+    "instance_profile_name": "AWS_EC2_INSTANCE_PROFILE_NAME",
 }
 FILE_KEYS = {
     "endpoint": "ec2_metadata_service_endpoint",
@@ -31,6 +32,7 @@ FILE_KEYS = {
     "v1_fallback": "ec2_metadata_v1_disabled",
     "timeout": "metadata_service_timeout",
     "num_attempts": "metadata_service_num_attempts",
+    "instance_profile_name": "ec2_instance_profile_name",
 }
 DEFAULTS: dict[str, object] = {
     "disabled": False,
@@ -40,6 +42,7 @@ DEFAULTS: dict[str, object] = {
     "timeout": 1.0,
     "num_attempts": 3,
     "token_ttl": 21600,
+    "instance_profile_name": None,
 }
 
 # One distinct value per layer: (file text, expected), (env text, expected), (argument, expected).
@@ -53,6 +56,7 @@ LAYERS: dict[str, tuple[tuple[str, object], tuple[str, object], tuple[object, ob
     "v1_fallback": (("TRUE", False), ("false", True), (False, False)),
     "timeout": (("2.5", 2.5), ("3.5", 3.5), (4.5, 4.5)),
     "num_attempts": (("5", 5), ("6", 6), (7, 7)),
+    "instance_profile_name": (("file-role", "file-role"), ("env-role", "env-role"), ("a", "a")),
 }
 
 
@@ -287,7 +291,8 @@ def test_all_profile_settings_at_once(tmp_path: Path) -> None:
         "ec2_metadata_service_endpoint_mode = IPv6\n"
         "ec2_metadata_v1_disabled = true\n"
         "metadata_service_timeout = 0.5\n"
-        "metadata_service_num_attempts = 1\n",
+        "metadata_service_num_attempts = 1\n"
+        "ec2_instance_profile_name = prod-role\n",
     )
     config = IMDSConfig.from_environment(isolated_env(tmp_path, AWS_PROFILE="prod"))
     assert config == IMDSConfig(
@@ -296,6 +301,7 @@ def test_all_profile_settings_at_once(tmp_path: Path) -> None:
         v1_fallback=False,
         timeout=0.5,
         num_attempts=1,
+        instance_profile_name="prod-role",
     )
     for setting, key in FILE_KEYS.items():
         assert row(config, setting)[1] == f"{path} [profile prod] {key}"
@@ -390,6 +396,7 @@ def test_file_not_read_when_everything_is_given(tmp_path: Path) -> None:
         AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE="IPv4",
         AWS_EC2_METADATA_V1_DISABLED="false",
         AWS_METADATA_SERVICE_TIMEOUT="1",
+        AWS_EC2_INSTANCE_PROFILE_NAME="my-role",
     )
     config = IMDSConfig.from_environment(env, num_attempts=2)
     assert config.base_url == "http://127.0.0.1:1338"
@@ -658,6 +665,7 @@ def test_direct_construction_labels_sources() -> None:
         "timeout": "somewhere",
         "num_attempts": "argument",
         "token_ttl": "default",
+        "instance_profile_name": "default",
     }
 
 
@@ -714,6 +722,7 @@ def test_describe_lists_every_field_then_base_url(tmp_path: Path) -> None:
         ("timeout", 1.0, "default"),
         ("num_attempts", 3, "default"),
         ("token_ttl", 600, "argument"),
+        ("instance_profile_name", None, "default"),
         (
             "base_url",
             "http://[fd00:ec2::254]",
@@ -817,3 +826,34 @@ def test_any_profile_values_give_config_or_config_error(
     (tmp_path / "config").write_text("\n".join(lines) + "\n", encoding="utf-8", errors="replace")
     with contextlib.suppress(ConfigError):
         IMDSConfig.from_environment(isolated_env(tmp_path, AWS_PROFILE=profile))
+
+
+# --- instance_profile_name (AWS_EC2_INSTANCE_PROFILE_NAME / ec2_instance_profile_name) -----------
+
+
+def test_instance_profile_name_from_each_layer(tmp_path: Path) -> None:
+    """Argument > environment > file, each with its provenance; unset is None (discover)."""
+    path = write_config(tmp_path, "[default]\nec2_instance_profile_name = file-role\n")
+    assert row(IMDSConfig.from_environment(isolated_env(tmp_path)), "instance_profile_name") == (
+        "file-role",
+        f"{path} [default] ec2_instance_profile_name",
+    )
+    env = isolated_env(tmp_path, AWS_EC2_INSTANCE_PROFILE_NAME=" env-role ")
+    assert row(IMDSConfig.from_environment(env), "instance_profile_name") == (
+        "env-role",
+        "environment variable AWS_EC2_INSTANCE_PROFILE_NAME",
+    )
+    config = IMDSConfig.from_environment(env, instance_profile_name="arg-role")
+    assert row(config, "instance_profile_name") == ("arg-role", "argument")
+    assert IMDSConfig().instance_profile_name is None
+
+
+@pytest.mark.parametrize("bad", ["a/b", "../x", "..", "role name", "x" * 129, "r\u00f4le"])
+def test_instance_profile_name_must_be_a_name_imds_lists(tmp_path: Path, bad: str) -> None:
+    """A name that cannot be a path segment under security-credentials/ is a ConfigError."""
+    env = isolated_env(tmp_path, AWS_EC2_INSTANCE_PROFILE_NAME=bad)
+    with pytest.raises(ConfigError, match="AWS_EC2_INSTANCE_PROFILE_NAME") as caught:
+        IMDSConfig.from_environment(env)
+    assert caught.value.setting == "instance_profile_name"
+    with pytest.raises(ConfigError, match="instance_profile_name"):
+        IMDSConfig(instance_profile_name=bad)
