@@ -34,6 +34,8 @@ class ClientBase:
         token_ttl: int | None = None,
         v1_fallback: bool | None = None,
         disabled: bool | None = None,
+        instance_profile_name: str | None = None,
+        extended_credentials: bool | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
         on_retry: RetryHook | None = None,
@@ -53,6 +55,9 @@ class ClientBase:
             token_ttl: Lifetime asked for each IMDSv2 token, 1..21600 seconds.
             v1_fallback: ``False`` never sends a request without a token.
             disabled: ``True`` sends nothing and raises ``IMDSDisabledError``.
+            instance_profile_name: The role to read credentials for, skipping discovery.
+            extended_credentials: ``True`` reads credentials (with ``AccountId``) from the
+                extended folder, falling back to the classic one where IMDS lacks it.
             clock: Time source for token expiry and backoff (tests pass a ``FakeClock``).
             rng: Random source for backoff jitter.
             on_retry: Called with a ``RetryEvent`` before each backoff sleep, after the
@@ -76,6 +81,8 @@ class ClientBase:
             token_ttl=token_ttl,
             v1_fallback=v1_fallback,
             disabled=disabled,
+            instance_profile_name=instance_profile_name,
+            extended_credentials=extended_credentials,
         )
         self._open()
 

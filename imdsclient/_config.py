@@ -177,6 +177,7 @@ _VALIDATORS: dict[str, Callable[[object], object]] = {
     "num_attempts": _check_num_attempts,
     "token_ttl": _check_token_ttl,
     "instance_profile_name": _check_profile_name,
+    "extended_credentials": _check_bool,
 }
 
 # --- parsers: text from the environment or the config file → typed value ------------------------
@@ -316,6 +317,9 @@ class IMDSConfig:
     #: The name under ``iam/security-credentials/`` to read credentials from; when set, the role
     #: is not discovered (no listing request), as the AWS SDKs do with the same setting.
     instance_profile_name: str | None = None
+    #: Read credentials from ``iam/security-credentials-extended/`` (which adds ``AccountId``),
+    #: falling back to the classic folder where IMDS has no such folder (404).
+    extended_credentials: bool = False
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

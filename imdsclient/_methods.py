@@ -76,11 +76,12 @@ class SyncMethods:
         return self._run(_iam.iam_info(self._session))
 
     def iam_credentials(self, role: str | None = None) -> _iam.IAMCredentials:
-        """The role's temporary credentials, fetched fresh every time (never cached).
+        """The role's temporary credentials: one GET once the role is known; never cached.
 
-        Without ``role`` the role is discovered once and kept in ``session.role``; after that a call
-        costs one GET.  If the remembered role answers 404 (the profile changed), it is discovered
-        again, once."""
+        Without ``role`` the role is discovered once (or taken from ``instance_profile_name``) and
+        kept; if the remembered role answers 404 (the profile changed), it is discovered again,
+        once.  With ``extended_credentials`` the extended folder is tried first and whichever folder
+        answers is remembered."""
         from imdsclient._api import iam as _iam
 
         return self._run(_iam.iam_credentials(self._session, role))
@@ -269,11 +270,12 @@ class AsyncMethods:
         return await self._run(_iam.iam_info(self._session))
 
     async def iam_credentials(self, role: str | None = None) -> _iam.IAMCredentials:
-        """The role's temporary credentials, fetched fresh every time (never cached).
+        """The role's temporary credentials: one GET once the role is known; never cached.
 
-        Without ``role`` the role is discovered once and kept in ``session.role``; after that a call
-        costs one GET.  If the remembered role answers 404 (the profile changed), it is discovered
-        again, once."""
+        Without ``role`` the role is discovered once (or taken from ``instance_profile_name``) and
+        kept; if the remembered role answers 404 (the profile changed), it is discovered again,
+        once.  With ``extended_credentials`` the extended folder is tried first and whichever folder
+        answers is remembered."""
         from imdsclient._api import iam as _iam
 
         return await self._run(_iam.iam_credentials(self._session, role))

@@ -42,7 +42,7 @@ MAX_CRAWL_ENTRIES = 10_000
 
 
 # Folders whose leaves are credential documents (role credentials, EC2 identity credentials).
-_SECRET_FOLDER = "security-credentials/"
+_SECRET_FOLDERS = ("security-credentials/", "security-credentials-extended/")
 
 
 Tree = dict[str, Union[bytes, "Tree"]]
@@ -80,7 +80,7 @@ def crawl(
                     sub: Tree = {}
                     into[name] = sub
                     next_level.append((sub, path + name + "/"))
-                elif path.endswith(_SECRET_FOLDER) and not include_credentials:
+                elif path.endswith(_SECRET_FOLDERS) and not include_credentials:
                     into[name] = REDACTED.encode()
                 else:
                     leaves.append((into, name, path + name))

@@ -23,6 +23,7 @@ from imdsclient.errors import HINTS, CredentialsError
 
 __all__ = [
     "CREDENTIALS_FOLDER",
+    "EXTENDED_FOLDER",
     "IAMCredentials",
     "IAMInfo",
     "botocore_dict",
@@ -35,6 +36,10 @@ __all__ = [
 
 IAM_INFO_PATH = META_DATA + "iam/info"
 CREDENTIALS_FOLDER = "iam/security-credentials/"
+#: Like the classic folder, with ``AccountId`` in the document; not on every IMDS.
+EXTENDED_FOLDER = "iam/security-credentials-extended/"
+#: Where the folder that answered is remembered in ``session.cache``.
+_FOLDER_KEY = "credentials-folder"
 
 
 class IAMInfo(IMDSModel):
@@ -60,6 +65,8 @@ class IAMCredentials(IMDSModel):
     token: SecretStr = Field(alias="Token")
     expiration: UtcDatetime = Field(alias="Expiration")
     role_name: str
+    #: The account of the role (from the extended credentials folder only).
+    account_id: Optional[str] = Field(default=None, alias="AccountId")
     code: Optional[str] = Field(default=None, alias="Code")
     last_updated: Optional[UtcDatetime] = Field(default=None, alias="LastUpdated")
     type: Optional[str] = Field(default=None, alias="Type")
@@ -107,55 +114,80 @@ def iam_info(session: Session) -> Flow[IAMInfo | None]:
     return parse_iam_info(body)
 
 
-def _discover_role(session: Session) -> Flow[str]:
-    """The role name from the ``iam/security-credentials/`` listing (not ``iam/info``)."""
-    folder = META_DATA + CREDENTIALS_FOLDER
-    body = yield from fetch_or_none(session, folder)
+def _discover_role(session: Session, folder: str) -> Flow[str]:
+    """The role name from the credentials folder's listing (not ``iam/info``)."""
+    listing = META_DATA + folder
+    body = yield from fetch_or_none(session, listing)
     names = parse_listing(body) if body is not None else []
     if not names:
         raise CredentialsError(
             "No IAM instance profile is attached to this instance, so IMDS has no credentials",
             status=404 if body is None else 200,
-            path=folder,
+            path=listing,
             hint=HINTS["no_role"],
         )
     role = names[0]  # an instance profile holds exactly one role
     if not is_role_name(role):
         raise CredentialsError(
-            f"IMDS listed an unusable IAM role name in {folder}",
+            f"IMDS listed an unusable IAM role name in {listing}",
             status=200,
-            path=folder,
+            path=listing,
             hint=HINTS["bad_response"],
         )
     session.role = role
     return role
 
 
-def _credentials_body(session: Session, role: str) -> Flow[bytes | None]:
-    return (yield from fetch_or_none(session, CREDENTIALS_FOLDER + role))
+def _folders(session: Session) -> list[str]:
+    """Where to look, in order: the folder that worked before, else extended (when asked for)
+    then classic."""
+    known = session.cache.get(_FOLDER_KEY)
+    if known is not None:
+        return [known]
+    if session.config.extended_credentials:
+        return [EXTENDED_FOLDER, CREDENTIALS_FOLDER]
+    return [CREDENTIALS_FOLDER]
 
 
 @operation()
 def iam_credentials(session: Session, role: str | None = None) -> Flow[IAMCredentials]:
-    """The role's temporary credentials, fetched fresh every time (never cached).
+    """The role's temporary credentials: one GET once the role is known; never cached.
 
-    Without ``role`` the role is discovered once and kept in ``session.role``; after that a call
-    costs one GET.  If the remembered role answers 404 (the profile changed), it is discovered
-    again, once.
+    Without ``role`` the role is discovered once (or taken from ``instance_profile_name``) and
+    kept; if the remembered role answers 404 (the profile changed), it is discovered again,
+    once.  With ``extended_credentials`` the extended folder is tried first and whichever folder
+    answers is remembered.
     """
-    role = session.config.instance_profile_name if role is None else role  # configured (#16)
+    *fallbacks, last = _folders(session)
+    for folder in fallbacks:
+        try:
+            creds = yield from _credentials_in(session, folder, role)
+        except CredentialsError as exc:
+            if exc.status != 404:
+                raise
+            continue  # no extended folder on this IMDS: the classic one
+        session.cache[_FOLDER_KEY] = folder
+        return creds
+    creds = yield from _credentials_in(session, last, role)
+    if fallbacks:
+        session.cache[_FOLDER_KEY] = last
+    return creds
+
+
+def _credentials_in(session: Session, folder: str, role: str | None) -> Flow[IAMCredentials]:
+    role = session.config.instance_profile_name if role is None else role
     if role is not None:
         name = check_role(role)
-        body = yield from _credentials_body(session, name)
+        body = yield from fetch_or_none(session, folder + name)
     else:
         remembered = session.role
-        name = remembered or (yield from _discover_role(session))
-        body = yield from _credentials_body(session, name)
+        name = remembered or (yield from _discover_role(session, folder))
+        body = yield from fetch_or_none(session, folder + name)
         if body is None and remembered is not None:
             session.role = None  # the remembered role is gone: look again, once
-            name = yield from _discover_role(session)
-            body = yield from _credentials_body(session, name)
-    path = META_DATA + CREDENTIALS_FOLDER + name
+            name = yield from _discover_role(session, folder)
+            body = yield from fetch_or_none(session, folder + name)
+    path = META_DATA + folder + name
     if body is None:
         raise CredentialsError(
             f"IMDS has no credentials for the IAM role {name!r} (404)",

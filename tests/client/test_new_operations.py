@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from imdsclient import IMDSError
+from imdsclient._api._common import REDACTED
 from tests.client.test_metadata import MD, FakeIMDS
 from tests.client.test_metadata import imds as imds  # the fixture
 from tests.conftest import MakeClient
@@ -83,3 +86,57 @@ def test_new_operations_appear_in_dump(imds: FakeIMDS, make_client: MakeClient) 
     assert tree["autoscaling"] == {"target-lifecycle-state": "InService"}
     assert tree["instance-life-cycle"] == "spot"
     assert tree["placement"] == {"group-name": "g", "host-id": "h-1", "partition-number": "2"}
+
+
+# -- the extended credentials folder (#16) ------------------------------------------------------
+
+EXTENDED = MD + "iam/security-credentials-extended/"
+
+
+def _extended_tree(imds: FakeIMDS) -> None:
+    document = json.loads(imds.tree[MD + "iam/security-credentials/web"])
+    imds.tree[EXTENDED] = b"web"
+    imds.tree[EXTENDED + "web"] = json.dumps({**document, "AccountId": "123456789012"}).encode()
+
+
+def test_extended_credentials_carry_the_account_id(imds: FakeIMDS, make_client: MakeClient) -> None:
+    """extended_credentials=True reads the extended folder: AccountId is there; remembered."""
+    _extended_tree(imds)
+    client = make_client(extended_credentials=True)
+    assert client.iam_credentials().account_id == "123456789012"
+    assert client.iam_credentials().account_id == "123456789012"
+    assert imds.gets() == [EXTENDED, EXTENDED + "web", EXTENDED + "web"]
+
+
+def test_without_the_extended_folder_the_classic_one_is_used_and_remembered(
+    imds: FakeIMDS, make_client: MakeClient
+) -> None:
+    """Where IMDS has no extended folder (404), the classic one answers, from then on directly."""
+    client = make_client(extended_credentials=True)
+    assert client.iam_credentials().account_id is None
+    client.iam_credentials()
+    classic = MD + "iam/security-credentials/"
+    assert imds.gets() == [EXTENDED, classic, classic + "web", classic + "web"]
+
+
+def test_the_classic_folder_is_the_default(imds: FakeIMDS, make_client: MakeClient) -> None:
+    """Without the setting nothing asks for the extended folder."""
+    _extended_tree(imds)
+    assert make_client().iam_credentials().account_id is None
+    assert not [path for path in imds.gets() if "extended" in path]
+
+
+def test_an_instance_profile_name_skips_discovery(imds: FakeIMDS, make_client: MakeClient) -> None:
+    """instance_profile_name= reads that role's credentials: one GET, no listing."""
+    client = make_client(instance_profile_name="web")
+    assert client.iam_credentials().role_name == "web"
+    assert imds.gets() == [MD + "iam/security-credentials/web"]
+
+
+def test_dump_masks_the_extended_folder_by_path(imds: FakeIMDS, make_client: MakeClient) -> None:
+    """Credential documents under the extended folder are masked like the classic ones."""
+    _extended_tree(imds)
+    imds.tree.update({MD: b"iam/", MD + "iam/": b"security-credentials-extended/"})
+    tree = make_client().dump()
+    assert tree["iam"]["security-credentials-extended"]["web"] == REDACTED
+    assert not [path for path in imds.gets() if path.endswith("extended/web")]

@@ -666,6 +666,7 @@ def test_direct_construction_labels_sources() -> None:
         "num_attempts": "argument",
         "token_ttl": "default",
         "instance_profile_name": "default",
+        "extended_credentials": "default",
     }
 
 
@@ -723,6 +724,7 @@ def test_describe_lists_every_field_then_base_url(tmp_path: Path) -> None:
         ("num_attempts", 3, "default"),
         ("token_ttl", 600, "argument"),
         ("instance_profile_name", None, "default"),
+        ("extended_credentials", False, "default"),
         (
             "base_url",
             "http://[fd00:ec2::254]",
