@@ -17,6 +17,7 @@ from imdsclient.errors import (
     IMDSDisabledError,
     IMDSError,
     IMDSTimeoutError,
+    InvalidPathError,
     MetadataNotFoundError,
     ThrottledError,
     UnauthorizedError,
@@ -42,7 +43,7 @@ INTERRUPTED = 130
 BROKEN_PIPE = 141
 
 #: (error class, exit code, meaning): the one table. A subclass without a row of its own would
-#: get its nearest ancestor's code.
+#: get its nearest ancestor's code. ``InvalidPathError`` is a usage error: it shares code 2.
 _ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     (IMDSError, 10, "any other IMDS failure (unexpected status, redirect, unusable answer)"),
     (IMDSDisabledError, 11, "AWS_EC2_METADATA_DISABLED is true: nothing was sent"),
@@ -54,6 +55,7 @@ _ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     (IMDSConnectionError, 17, "cannot connect: not on EC2, a firewall rule, a wrong endpoint"),
     (IMDSTimeoutError, 18, "no answer in time (also: token dropped by the hop limit)"),
     (CredentialsError, 19, "role credentials missing, malformed, or Code is not Success"),
+    (InvalidPathError, USAGE, "a path that is not an IMDS path, or a role name that is not one"),
 )
 
 #: Error class → exit code.
@@ -63,8 +65,13 @@ ERROR_CODES: dict[type[Exception], int] = {cls: code for cls, code, _ in _ERRORS
 EXIT_CODES: tuple[tuple[int, str, str], ...] = (
     (OK, "success", "the command did what was asked"),
     (PROBLEM, "problem", "`doctor` found a problem, `serve` could not listen, or stdout failed"),
-    (USAGE, "usage", "bad command line, invalid path (ValueError) or setting (ConfigError)"),
-    *((code, cls.__name__, meaning) for cls, code, meaning in _ERRORS),
+    (
+        USAGE,
+        "usage",
+        "bad command line or a path the command does not take (`ls LEAF`), an invalid path "
+        "(`InvalidPathError`) or setting (`ConfigError`)",
+    ),
+    *((code, cls.__name__, meaning) for cls, code, meaning in _ERRORS if code != USAGE),
     (INTERRUPTED, "interrupted", "Ctrl-C (SIGINT)"),
     (BROKEN_PIPE, "broken pipe", "stdout was closed early (e.g. output piped into `head`)"),
 )
