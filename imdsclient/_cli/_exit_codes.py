@@ -31,6 +31,7 @@ __all__ = [
     "OK",
     "PROBLEM",
     "USAGE",
+    "CommandError",
     "exit_code_for",
     "help_epilog",
     "markdown_table",
@@ -64,7 +65,12 @@ ERROR_CODES: dict[type[Exception], int] = {cls: code for cls, code, _ in _ERRORS
 #: (code, cause, meaning), in code order: what ``--help`` and ``docs/cli.md`` show.
 EXIT_CODES: tuple[tuple[int, str, str], ...] = (
     (OK, "success", "the command did what was asked"),
-    (PROBLEM, "problem", "`doctor` found a problem, `serve` could not listen, or stdout failed"),
+    (
+        PROBLEM,
+        "problem",
+        "`doctor` found a problem, `serve` could not listen, stdout failed, or `completion` "
+        "lacks shtab",
+    ),
     (
         USAGE,
         "usage",
@@ -77,10 +83,21 @@ EXIT_CODES: tuple[tuple[int, str, str], ...] = (
 )
 
 
+class CommandError(Exception):
+    """A failure of the command line itself, not of IMDS (``ls`` of a value, a multi-line value
+    among several, shtab missing): one message and its exit code (2 unless said)."""
+
+    def __init__(self, message: str, code: int = USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 def exit_code_for(exc: BaseException) -> int:
     """The exit code for an exception that ended a command."""
     if isinstance(exc, KeyboardInterrupt):
         return INTERRUPTED
+    if isinstance(exc, CommandError):
+        return exc.code
     for cls in type(exc).__mro__:
         code = ERROR_CODES.get(cls)
         if code is not None:
