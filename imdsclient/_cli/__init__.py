@@ -57,9 +57,11 @@ def _port(text: str) -> int:
 
 
 def _prefix(text: str) -> str:
+    if not text:  # the default: nothing to check (and no import on every start-up)
+        return text
     from imdsclient._cli._shell import PREFIX
 
-    if text and not PREFIX.fullmatch(text):
+    if not PREFIX.fullmatch(text):
         raise argparse.ArgumentTypeError(
             f"{text!r} cannot start a shell variable name (letters, digits, _; no digit first)"
         )

@@ -14,14 +14,12 @@ Three forms (docs/cli.md, "Several values"):
 
 from __future__ import annotations
 
-import base64
-import json
-import shlex
 from collections.abc import Mapping, Sequence
 from typing import Callable, Literal
 
-from imdsclient._cli import _shell
 from imdsclient._cli._exit_codes import CommandError
+
+# json, base64, shlex and ._shell are imported where needed: `get instance-id` pays for none.
 
 __all__ = [
     "BASE64_PREFIX",
@@ -57,6 +55,8 @@ def _text(value: object) -> str:
 
 
 def _json_value(value: object) -> object:
+    import base64
+
     if isinstance(value, bytes):
         try:
             return value.decode("utf-8")
@@ -69,12 +69,16 @@ def render(items: Sequence[Item], form: Form) -> bytes:
     """What to write to stdout for ``items``; :class:`CommandError` (exit 2) if they cannot be
     shown that way. Nothing is written by the caller unless every value could be rendered."""
     if form == "json":
+        import json
+
         shown = {key: _json_value(value) for key, _, value in items}
         return (json.dumps(shown, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     lines: list[str] = []
     for key, name, value in items:
         text = _text(value)
         if form == "shell":
+            from imdsclient._cli import _shell
+
             try:
                 lines.append(_shell.assignment(name, text) + "\n")
             except _shell.ShellValueError as exc:
@@ -101,6 +105,8 @@ def shell_names(keys: Sequence[tuple[str, str]], prefix: str = "") -> list[str]:
     """The variable name of each ``(key as typed, what it names)``; names come from the second
     (a normalized path, a canonical field name). Two different things with one name, or a key
     with no name at all, are a :class:`CommandError`."""
+    from imdsclient._cli import _shell
+
     names: list[str] = []
     owner: dict[str, tuple[str, str]] = {}
     for typed, source in keys:
@@ -169,4 +175,6 @@ def folder_kind(path: str, list_folder: Callable[[str], list[str]]) -> str | Non
 
 def get_instead(path: str) -> str:
     """The message for ``ls``/``dump`` of a value."""
+    import shlex
+
     return f"{path!r} is a value, not a folder: read it with `imdsclient get {shlex.quote(path)}`"
