@@ -14,8 +14,10 @@ whose base URL is the simulator's, and the copy is refused if that address is le
 in it. Everything talks to an in-process simulator on 127.0.0.1.
 
 Runs alternate (each contender once per round, in the same order) so that machine noise hits
-all alike; the table shows medians with min-max and IQR, and the ratios of the medians, plus
-the median and spread of the per-round ratio for the two targets.
+all alike; the table shows medians with min-max and IQR of the wall time, and of the CPU time
+(user + system of the process and its children: much less sensitive than wall time to other
+jobs on a busy machine), the ratios of the medians, and the median and spread of the
+per-round ratio for the two targets.
 
 A default ``httpx.Client`` loads the certifi CA bundle even for plain-HTTP URLs (tens of ms),
 which imdsclient skips for ``http://`` endpoints, so ``httpx-lean`` (``verify=False``) is shown
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -102,13 +105,21 @@ def _ec2_metadata_copy(url: str, into: Path) -> Path | None:
     return copy
 
 
-def _run(argv: list[str], env: dict[str, str]) -> tuple[float, str]:
+def _cpu() -> float:
+    """CPU seconds (user + system) of every child process waited for so far."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def _run(argv: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """(wall seconds, CPU seconds of the process and its children, stdout)."""
+    cpu = _cpu()
     started = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False, timeout=60)
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{argv[:6]} failed ({done.returncode}): {done.stderr.strip()}")
-    return elapsed, done.stdout
+    return elapsed, _cpu() - cpu, done.stdout
 
 
 def _values(name: str, out: str) -> list[str]:
@@ -162,29 +173,34 @@ def main() -> int:
         contenders = {**single, **six}
         expected = [sim.handle("GET", "/latest/meta-data/" + p, {}).body.decode() for p in SIX]
 
-        def once(name: str) -> float:
-            total, out = 0.0, ""
+        def once(name: str) -> tuple[float, float]:
+            total, cpu, out = 0.0, 0.0, ""
             for argv in contenders[name]:
-                elapsed, printed = _run(argv, baseline_env if "baseline" in name else env)
-                total, out = total + elapsed, out + printed
+                elapsed, used, printed = _run(argv, baseline_env if "baseline" in name else env)
+                total, cpu, out = total + elapsed, cpu + used, out + printed
             if name in six and _values(name, out) != expected:
                 raise SystemExit(f"{name} printed {out!r}, not the six values")
             if name in single and out.strip() != expected[0]:
                 raise SystemExit(f"{name} printed {out!r}")
-            return total
+            return total, cpu
 
         for name in contenders:  # warm the OS caches, and check that each one works
             once(name)
         times: dict[str, list[float]] = {name: [] for name in contenders}
+        cpus: dict[str, list[float]] = {name: [] for name in contenders}
         for _ in range(runs):
             for name in contenders:
-                times[name].append(once(name))
+                wall, cpu = once(name)
+                times[name].append(wall)
+                cpus[name].append(cpu)
     medians = {name: statistics.median(samples) for name, samples in times.items()}
+    cpu_medians = {name: statistics.median(samples) for name, samples in cpus.items()}
     print(f"{machine()}; {runs} alternating rounds; simulator on 127.0.0.1")
     if ec2_metadata is None:
         print("ec2-metadata: not installed (Debian: apt-get install amazon-ec2-utils); skipped")
+    print(f"{'':<18} {'wall':<44} CPU (user + system, the process and its children)")
     for name, samples in times.items():
-        print(f"{name:<18} {_spread(samples)}")
+        print(f"{name:<18} {_spread(samples):<44} {_spread(cpus[name])}")
 
     def per_round(a: str, b: str) -> str:
         ratios = [x / y for x, y in zip(times[a], times[b])]
@@ -212,6 +228,10 @@ def main() -> int:
         if other != "get 6 (one call)":
             ratio = medians[other] / medians["get 6 (one call)"]
             print(f"{other + ' / get 6 (one call)':<26} {ratio:.2f}x")
+    print("CPU ratios (less sensitive to a busy machine than wall time):")
+    for a, b in (("get 1", "httpx"), ("get 6 (one call)", "get 1"), ("get 1", "get 1 (baseline)")):
+        if b in cpu_medians:
+            print(f"  {a} / {b}: {cpu_medians[a] / cpu_medians[b]:.2f}x")
     return 0 if start_up <= TARGET and six_ratio <= TARGET else 1
 
 

@@ -177,4 +177,5 @@ def get_instead(path: str) -> str:
     """The message for ``ls``/``dump`` of a value."""
     import shlex
 
-    return f"{path!r} is a value, not a folder: read it with `imdsclient get {shlex.quote(path)}`"
+    leaf = shlex.quote(path.rstrip("/") or path)
+    return f"{path!r} is a value, not a folder: read it with `imdsclient get {leaf}`"

@@ -24,6 +24,15 @@ def test_ls_or_dump_of_a_value_is_exit_2_pointing_at_get(
     assert f"`imdsclient get {path}`" in result.err
 
 
+def test_ls_of_a_value_with_a_slash_points_at_get_without_it(
+    cli: Cli, imds_simulator: IMDSSimulator
+) -> None:
+    """`ls instance-id/`: still a value; the `get` suggested has no trailing slash."""
+    result = cli("--endpoint", imds_simulator.url, "ls", "instance-id/")
+    assert result.code == 2
+    assert "`imdsclient get instance-id`" in result.err
+
+
 @pytest.mark.parametrize(
     "path", ["placement", "placement/", "/latest/dynamic/instance-identity", "public-keys/0"]
 )
