@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import shlex
 import shutil
 import subprocess
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from imdsclient._cli import _shell, main
 from imdsclient.testing import IMDSSimulator
@@ -260,3 +264,17 @@ def test_quote_and_word() -> None:
     assert _shell.word("us-east-1") == "us-east-1"
     assert _shell.word("two words") == "'two words'"
     assert _shell.word("") == "''"
+
+
+@given(st.text().filter(lambda text: "\0" not in text))
+def test_quote_round_trips_through_posix_parsing(text: str) -> None:
+    """For any text without NUL, POSIX shell-word parsing of quote(text) gives back exactly it."""
+    assert shlex.split(_shell.quote(text)) == [text]
+    assert shlex.split(_shell.word(text)) == [text]
+
+
+@given(st.text())
+def test_name_for_always_gives_a_shell_name_or_nothing(key: str) -> None:
+    """Whatever the key, the name is empty or a valid shell variable name."""
+    name = _shell.name_for(key, "P_")
+    assert name == "" or re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name)
