@@ -307,13 +307,13 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Comman
 
 def build_parser() -> argparse.ArgumentParser:
     """The complete argument parser (also used to generate documentation checks)."""
-    from imdsclient._cli._help import HELP
+    from imdsclient._cli._help import EXAMPLES, HELP
     from imdsclient._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="imdsclient",
         description=_DESCRIPTION,
-        epilog=codes.help_epilog(),
+        epilog=EXAMPLES + "\n\n" + codes.help_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(

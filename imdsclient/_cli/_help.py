@@ -6,7 +6,17 @@ docs/cli.md says the same at more length. Commands without an entry show their o
 
 from __future__ import annotations
 
-__all__ = ["HELP"]
+__all__ = ["EXAMPLES", "HELP"]
+
+#: The examples of ``imdsclient --help`` (before its exit code list).
+EXAMPLES = """\
+examples:
+  imdsclient get instance-id placement/region          # two lines, one token
+  eval "$(imdsclient get --shell instance-id placement/region)"
+  imdsclient wait --timeout 120 && imdsclient identity --json
+  imdsclient --simulate dump placement                 # anywhere: an embedded simulator
+  imdsclient doctor                                    # what is wrong with IMDS access here?
+  imdsclient COMMAND --help                            # each command, with examples"""
 
 #: name → (description, examples epilog).
 HELP: dict[str, tuple[str, str]] = {

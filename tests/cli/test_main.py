@@ -52,6 +52,7 @@ def test_help_lists_commands_and_every_exit_code(cli: Cli) -> None:
     result = cli("--help")
     assert result.code == 0
     assert codes.help_epilog() in result.out
+    assert "\nexamples:\n  imdsclient get instance-id placement/region" in result.out
     for code, cause, _ in codes.EXIT_CODES:
         assert f"{code:>3}  {cause}" in result.out
     assert "credential-process" in result.out
