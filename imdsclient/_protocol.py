@@ -20,8 +20,10 @@ from imdsclient.errors import (
     IMDSConnectionError,
     IMDSError,
     IMDSTimeoutError,
+    InvalidPathError,
     MetadataNotFoundError,
     ThrottledError,
+    not_found_hint,
 )
 
 __all__ = [
@@ -126,7 +128,8 @@ _REFRESH = Outcome(Action.REFRESH_TOKEN)
 
 
 def normalize_path(path: str) -> str:
-    """Turn user input into an IMDS path, or raise ``ValueError`` before anything is sent.
+    """Turn user input into an IMDS path, or raise ``InvalidPathError`` (a ``ValueError``)
+    before anything is sent.
 
     Relative paths live under ``/latest/meta-data/``; absolute paths are used as given.
     """
@@ -134,12 +137,14 @@ def normalize_path(path: str) -> str:
         raise TypeError(f"IMDS path must be a str, not {type(path).__name__}")
     if not _PATH_CHARS.fullmatch(path):
         bad = next(ch for ch in path if not _PATH_CHARS.fullmatch(ch))
-        raise ValueError(f"IMDS path {path!r} contains {bad!r}, which IMDS paths never contain")
+        raise InvalidPathError(
+            f"IMDS path {path!r} contains {bad!r}, which IMDS paths never contain"
+        )
     if "//" in path:
-        raise ValueError(f"IMDS path {path!r} contains '//' (a scheme or another host)")
+        raise InvalidPathError(f"IMDS path {path!r} contains '//' (a scheme or another host)")
     full = path if path.startswith("/") else META_DATA + path
     if any(part in (".", "..") for part in full.split("/")):
-        raise ValueError(f"IMDS path {path!r} contains '.' or '..' segments")
+        raise InvalidPathError(f"IMDS path {path!r} contains '.' or '..' segments")
     return full
 
 
@@ -240,7 +245,11 @@ def classify(result: Result, *, path: str, endpoint_seen: bool) -> Outcome:
     if status == 401:
         return _REFRESH
     if status == 404:
-        return _raise(MetadataNotFoundError(f"IMDS has nothing at {path} (404)"), status, path)
+        return _raise(
+            MetadataNotFoundError(f"IMDS has nothing at {path} (404)", hint=not_found_hint(path)),
+            status,
+            path,
+        )
     return _raise(IMDSError(f"IMDS answered an unexpected {status} for {path}"), status, path)
 
 

@@ -12,13 +12,15 @@ The hierarchy (``tests/test_errors.py`` checks this drawing against the code)::
     ├── IMDSConnectionError
     │   └── IMDSTimeoutError
     ├── CredentialsError
-    └── IdentityVerificationError
+    ├── IdentityVerificationError
+    └── InvalidPathError
 
 Each error carries ``.status`` (the HTTP status, or ``None``), ``.path`` (the IMDS path) and
 ``.hint`` (the fix).  ``str(error)`` is "what happened. what to do."  The hints live in one table,
 :data:`HINTS`, so the docs, the CLI and ``doctor`` quote the same text.
 
 Configuration mistakes are not ``IMDSError``: they raise :class:`ConfigError`, a ``ValueError``.
+A path that can never be an IMDS path raises :class:`InvalidPathError`, which is both.
 """
 
 from __future__ import annotations
@@ -34,9 +36,11 @@ __all__ = [
     "IMDSError",
     "IMDSTimeoutError",
     "IdentityVerificationError",
+    "InvalidPathError",
     "MetadataNotFoundError",
     "ThrottledError",
     "UnauthorizedError",
+    "not_found_hint",
 ]
 
 _MODIFY = "aws ec2 modify-instance-metadata-options --instance-id <instance-id>"
@@ -74,9 +78,8 @@ HINTS: dict[str, str] = {
         f"`{_MODIFY} --http-put-response-hop-limit 2`."
     ),
     "not_found": (
-        "This category does not exist on this instance (no IAM role, no user-data, no spot "
-        "notice, or instance tags not enabled in metadata). List what exists with "
-        "`python -m imdsclient ls`."
+        "Nothing exists at this path on this instance. List what exists with "
+        "`python -m imdsclient ls` (folders end in `/`)."
     ),
     "throttled": (
         "IMDS is throttling this instance (1024 packets/s per network interface). Cache values "
@@ -128,7 +131,55 @@ HINTS: dict[str, str] = {
         "`aws ec2 associate-iam-instance-profile --instance-id <instance-id> "
         "--iam-instance-profile Name=<profile>`."
     ),
+    # 404s of a known category (see not_found_hint): what the absence means, and the fix.
+    "no_user_data": (
+        "This instance has no user-data: it is given at launch (`aws ec2 run-instances "
+        "--user-data file://<file>`) and can be changed while the instance is stopped "
+        "(`aws ec2 modify-instance-attribute --instance-id <instance-id> --attribute userData "
+        "--value file://<file>`)."
+    ),
+    "no_spot_notice": (
+        "No Spot interruption is scheduled: IMDS serves spot/instance-action only about two "
+        "minutes before EC2 stops or terminates a Spot Instance. Watch for it with "
+        "`python -m imdsclient events --watch`."
+    ),
+    "no_rebalance": (
+        "No rebalance recommendation: IMDS serves it only once EC2 sees an elevated risk of "
+        "interruption for this Spot Instance. Watch for it with "
+        "`python -m imdsclient events --watch`."
+    ),
+    "no_tags": (
+        "Either the tag does not exist or instance tags are not allowed in metadata: allow them "
+        f"with `{_MODIFY} --instance-metadata-tags enabled`, and list them with "
+        "`python -m imdsclient tags`."
+    ),
+    "no_public_keys": (
+        "The instance was launched without a key pair, so IMDS has no public-keys; "
+        "give one at launch with `aws ec2 run-instances --key-name <key-pair>`."
+    ),
+    "invalid_path": (
+        "Give a path such as `instance-id`, `placement/region` (both under /latest/meta-data/) "
+        "or `/latest/user-data`."
+    ),
 }
+
+#: Path prefixes (absolute, a whole segment) whose 404 has a HINTS entry of its own.
+_NOT_FOUND_HINTS: tuple[tuple[str, str], ...] = (
+    ("/latest/user-data", "no_user_data"),
+    ("/latest/meta-data/iam", "no_role"),
+    ("/latest/meta-data/spot", "no_spot_notice"),
+    ("/latest/meta-data/events/recommendations/rebalance", "no_rebalance"),
+    ("/latest/meta-data/tags", "no_tags"),
+    ("/latest/meta-data/public-keys", "no_public_keys"),
+)
+
+
+def not_found_hint(path: str) -> str:
+    """The hint for a 404 at ``path`` (absolute): the category's own when it has one."""
+    for prefix, key in _NOT_FOUND_HINTS:
+        if path == prefix or path.startswith(prefix + "/"):
+            return HINTS[key]
+    return HINTS["not_found"]
 
 
 class IMDSError(Exception):
@@ -268,6 +319,15 @@ class IdentityVerificationError(IMDSError):
     ) -> None:
         self.reason = reason
         super().__init__(message, status=status, path=path, hint=hint)
+
+
+class InvalidPathError(IMDSError, ValueError):
+    """A path (or role name) that can never be an IMDS path; raised before anything is sent.
+
+    Also a ``ValueError``, as a bad argument is.
+    """
+
+    default_hint = "invalid_path"
 
 
 class ConfigError(ValueError):

@@ -8,7 +8,7 @@ from imdsclient._fetch import fetch
 from imdsclient._flow import Flow
 from imdsclient._protocol import META_DATA, normalize_path, parse_listing
 from imdsclient._session import Session
-from imdsclient.errors import HINTS, IMDSError, MetadataNotFoundError
+from imdsclient.errors import HINTS, IMDSError, InvalidPathError, MetadataNotFoundError
 
 __all__ = [
     "BASE64_PREFIX",
@@ -90,7 +90,11 @@ def is_role_name(name: str) -> bool:
 
 
 def check_role(role: str) -> str:
-    """A role name given by the caller, or ``ValueError`` before anything is sent."""
+    """A role name given by the caller, or ``InvalidPathError`` before anything is sent."""
     if not is_role_name(role):
-        raise ValueError(f"{role!r} is not an IAM role name")
+        raise InvalidPathError(
+            f"{role!r} is not an IAM role name",
+            hint="Give the role's name (letters, digits and +=,.@_-), or none to use the "
+            "attached role.",
+        )
     return role

@@ -121,7 +121,7 @@ def _discover_role(session: Session, folder: str) -> Flow[str]:
     names = parse_listing(body) if body is not None else []
     if not names:
         raise CredentialsError(
-            "No IAM instance profile is attached to this instance, so IMDS has no credentials",
+            f"IMDS lists no IAM role in {folder}, so it has no credentials",
             status=404 if body is None else 200,
             path=listing,
             hint=HINTS["no_role"],

@@ -15,7 +15,8 @@ from typing import Any, Callable
 from imdsclient._cli import _commands
 from imdsclient._cli import _exit_codes as codes
 from imdsclient._cli._commands import Command, OutputError, flush_stdout
-from imdsclient.errors import IMDSError
+from imdsclient._cli._exit_codes import CommandError
+from imdsclient.errors import IMDSConnectionError, IMDSError
 
 __all__ = ["CLIENT_ONLY", "build_parser", "main"]
 
@@ -55,14 +56,31 @@ CLIENT_ONLY = {
 }
 
 
+def _prefix(text: str) -> str:
+    if not text:  # the default: nothing to check (and no import on every start-up)
+        return text
+    from imdsclient._cli._shell import PREFIX
+
+    if not PREFIX.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} cannot start a shell variable name (letters, digits, _; no digit first)"
+        )
+    return text
+
+
 def _add_global_options(
-    parser: argparse.ArgumentParser, *, nested: bool, client: bool = True
+    parser: argparse.ArgumentParser,
+    *,
+    nested: bool,
+    client: bool = True,
+    without: tuple[str, ...] = (),
 ) -> None:
     """The global options; on subcommands too (``get X --endpoint URL``), without defaults there.
 
     A subcommand's defaults would overwrite what was given before the command, so there they are
     ``SUPPRESS``: an option given after the command wins, one given before it still counts.
-    ``client=False`` (``serve``) leaves out the options only a client uses.
+    ``client=False`` (``serve``) leaves out the options only a client uses; ``without``
+    leaves out options the command uses itself (``wait --timeout``).
     """
 
     def default(value: object) -> object:
@@ -82,13 +100,14 @@ def _add_global_options(
             "or http://169.254.169.254)"
         ),
     )
-    group.add_argument(
-        "--timeout",
-        metavar="SECONDS",
-        type=float,
-        default=default(None),
-        help=shown("timeout per attempt (default: AWS_METADATA_SERVICE_TIMEOUT or 1.0)"),
-    )
+    if "--timeout" not in without:
+        group.add_argument(
+            "--timeout",
+            metavar="SECONDS",
+            type=float,
+            default=default(None),
+            help=shown("timeout per attempt (default: AWS_METADATA_SERVICE_TIMEOUT or 1.0)"),
+        )
     group.add_argument(
         "--attempts",
         metavar="N",
@@ -124,8 +143,29 @@ def _json_flag(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--json", action="store_true", help=f"print {what} as JSON")
 
 
-def _args_path(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", metavar="PATH", help="e.g. instance-id or /latest/user-data")
+def _value_forms(parser: argparse.ArgumentParser, json_help: str) -> None:
+    """``--json`` or ``--shell`` (with ``--prefix``): how several values are printed."""
+    forms = parser.add_mutually_exclusive_group()
+    forms.add_argument("--json", action="store_true", help=json_help)
+    forms.add_argument(
+        "--shell",
+        action="store_true",
+        help="print NAME='value' lines, safe to eval whatever the values contain",
+    )
+    parser.add_argument(
+        "--prefix",
+        metavar="PREFIX",
+        type=_prefix,
+        default="",
+        help="with --shell, put PREFIX in front of each name (e.g. IMDS_)",
+    )
+
+
+def _args_get(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "paths", metavar="PATH", nargs="+", help="e.g. instance-id or /latest/user-data"
+    )
+    _value_forms(parser, "print one JSON object: each PATH as typed -> its value")
 
 
 def _args_folder(parser: argparse.ArgumentParser) -> None:
@@ -134,8 +174,20 @@ def _args_folder(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _args_ls(parser: argparse.ArgumentParser) -> None:
+    _args_folder(parser)
+    _json_flag(parser, "an array of the entries")
+
+
+def _args_fields(parser: argparse.ArgumentParser, metavar: str, what: str) -> None:
+    parser.add_argument("fields", metavar=metavar, nargs="*", help=what)
+    _value_forms(
+        parser, "print the document as JSON (IMDS's own keys), or with FIELDs an object of them"
+    )
+
+
 def _args_identity(parser: argparse.ArgumentParser) -> None:
-    _json_flag(parser, "the document (IMDS's own keys; with --verify, the signed bytes)")
+    _args_fields(parser, "FIELD", "print only these fields, e.g. region account_id (or accountId)")
     parser.add_argument(
         "--verify",
         action="store_true",
@@ -156,15 +208,31 @@ def _args_identity(parser: argparse.ArgumentParser) -> None:
 
 
 def _args_iam_info(parser: argparse.ArgumentParser) -> None:
-    _json_flag(parser, "the document (IMDS's own keys)")
+    _args_fields(parser, "FIELD", "print only these fields, e.g. instance_profile_arn")
 
 
 def _args_tags(parser: argparse.ArgumentParser) -> None:
-    _json_flag(parser, "a JSON object")
+    _args_fields(parser, "KEY", "print only the values of these tags, e.g. Name")
 
 
 def _args_none(parser: argparse.ArgumentParser) -> None:
     del parser
+
+
+def _args_wait(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--timeout",
+        dest="wait_timeout",
+        metavar="SECONDS",
+        type=_positive_float,
+        default=60.0,
+        help="how long to wait in all (default: 60); the time per attempt is the global "
+        "--timeout, given before the command",
+    )
+
+
+def _args_completion(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("target", metavar="SHELL", choices=("bash", "zsh"), help="bash or zsh")
 
 
 def _args_events(parser: argparse.ArgumentParser) -> None:
@@ -212,8 +280,8 @@ def _args_serve(parser: argparse.ArgumentParser) -> None:
 
 #: Every command, the one registry (never ``dir()``): name → (help, arguments, what runs it).
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Command]] = {
-    "get": ("print the value at PATH", _args_path, _commands.cmd_get),
-    "ls": ("list a folder, one entry per line (folders end in /)", _args_folder, _commands.cmd_ls),
+    "get": ("print the values at PATHs, one per line", _args_get, _commands.cmd_get),
+    "ls": ("list a folder, one entry per line (folders end in /)", _args_ls, _commands.cmd_ls),
     "dump": ("print the tree under PATH as JSON", _args_folder, _commands.cmd_dump),
     "identity": ("print the instance identity document", _args_identity, _commands.cmd_identity),
     "iam-info": ("print the attached instance profile", _args_iam_info, _commands.cmd_iam_info),
@@ -229,8 +297,14 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Comman
         _args_credential_process,
         _commands.cmd_credential_process,
     ),
+    "wait": ("wait until IMDS answers (boot scripts)", _args_wait, _commands.cmd_wait),
     "doctor": ("diagnose IMDS access step by step", _args_doctor, _commands.cmd_doctor),
     "serve": ("run the IMDS simulator until Ctrl-C", _args_serve, _commands.cmd_serve),
+    "completion": (
+        "print a bash or zsh completion script",
+        _args_completion,
+        _commands.cmd_completion,
+    ),
 }
 
 _SERVE_DESCRIPTION = """\
@@ -241,20 +315,35 @@ thing. The first line printed holds the URL and the mode."""
 
 def build_parser() -> argparse.ArgumentParser:
     """The complete argument parser (also used to generate documentation checks)."""
+    from imdsclient._cli._help import EXAMPLES, HELP
+    from imdsclient._version import __version__
+
     parser = argparse.ArgumentParser(
         prog="imdsclient",
         description=_DESCRIPTION,
-        epilog=codes.help_epilog(),
+        epilog=EXAMPLES + "\n\n" + codes.help_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"imdsclient {__version__}", help="print the version"
     )
     _add_global_options(parser, nested=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     commands.required = True
     for name, (summary, define, _) in COMMANDS.items():
-        description = _SERVE_DESCRIPTION if name == "serve" else summary
-        sub = commands.add_parser(name, help=summary, description=description)
+        description, examples = HELP.get(name, (summary, ""))
+        if name == "serve":
+            description = _SERVE_DESCRIPTION
+        sub = commands.add_parser(
+            name,
+            help=summary,
+            description=description,
+            epilog=examples or None,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         define(sub)
-        _add_global_options(sub, nested=True, client=name != "serve")
+        without = ("--timeout",) if name == "wait" else ()
+        _add_global_options(sub, nested=True, client=name != "serve", without=without)
     return parser
 
 
@@ -329,12 +418,12 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         print(file=sys.stderr)
         return codes.INTERRUPTED
-    except (IMDSError, ValueError) as exc:  # ValueError: bad path, ConfigError (a ValueError)
+    except (IMDSError, ValueError, CommandError) as exc:  # ValueError: ConfigError
         if args.verbose:
             import traceback
 
             traceback.print_exc(file=sys.stderr)
-        return _fail(str(exc), codes.exit_code_for(exc))
+        return _fail(_message(exc, args), codes.exit_code_for(exc))
     except BrokenPipeError:  # stdout closed early, e.g. `imdsclient dump | head`
         _silence_stdout()
         return codes.BROKEN_PIPE
@@ -345,6 +434,21 @@ def _main(argv: Sequence[str] | None) -> int:
         if simulator is not None:
             simulator.stop()
         restore_logging()
+
+
+def _message(exc: Exception, args: argparse.Namespace) -> str:
+    """The error's text; a connection error names the endpoint when it is not the default."""
+    if not isinstance(exc, IMDSConnectionError):
+        return str(exc)
+    from imdsclient._config import IMDSConfig
+
+    try:
+        config = IMDSConfig.from_environment(endpoint=args.endpoint)
+    except ValueError:  # cannot happen once a client was built; never hide the real error
+        return str(exc)
+    if config.endpoint is None:
+        return str(exc)  # the default address, which the hint names already
+    return f"{exc.message.rstrip('.')}; the endpoint tried was {config.base_url}. {exc.hint}"
 
 
 def _silence_stdout() -> None:

@@ -1,7 +1,8 @@
 """One small function per command; the registry of commands is ``imdsclient._cli.COMMANDS``.
 
-Each function takes the parsed arguments and returns an exit code; ``IMDSError`` and
-``ValueError`` propagate to ``main``, which prints one message and picks the exit code. Heavy
+Each function takes the parsed arguments and returns an exit code; ``IMDSError``,
+``ValueError`` and ``CommandError`` propagate to ``main``, which prints one message and picks the
+exit code. Heavy
 imports (the client, pydantic models, json, the simulator, the doctor) happen inside the function
 that needs them, so ``get instance-id`` loads neither pydantic nor the simulator.
 """
@@ -17,10 +18,13 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from imdsclient._cli import _exit_codes as codes
+from imdsclient._cli._exit_codes import CommandError
 from imdsclient.errors import HINTS, IMDSError, MetadataNotFoundError
 
 if TYPE_CHECKING:
+    from imdsclient._cli._values import Form
     from imdsclient._client import IMDSClient
+    from imdsclient._clock import Clock
 
 __all__ = ["Command", "OutputError", "event_records", "flush_stdout", "watch_events"]
 
@@ -34,8 +38,12 @@ _sleep: Callable[[float], None] = time.sleep
 # -- helpers --------------------------------------------------------------------------------
 
 
-def _client(args: argparse.Namespace) -> IMDSClient:
-    """A client with the global options applied over the environment and ~/.aws/config."""
+def _client(args: argparse.Namespace, **seams: Any) -> IMDSClient:
+    """A client with the global options applied over the environment and ~/.aws/config.
+
+    ``seams`` (``clock=``, ``transport=``) are for tests calling a command function directly.
+    At a terminal, retries show a progress line on stderr (:mod:`._progress`).
+    """
     from imdsclient._client import IMDSClient
 
     return IMDSClient(
@@ -43,7 +51,23 @@ def _client(args: argparse.Namespace) -> IMDSClient:
         timeout=args.timeout,
         num_attempts=args.attempts,
         v1_fallback=False if args.no_v1_fallback else None,
+        on_retry=_progress_hook(args),
+        **seams,
     )
+
+
+def _progress_hook(args: argparse.Namespace) -> Callable[[Any], None] | None:
+    """A retry progress line for a person at a terminal; none for pipes, files or ``-v``."""
+    stderr = sys.stderr
+    try:
+        interactive = stderr is not None and stderr.isatty()
+    except (AttributeError, ValueError):  # a closed or odd stream
+        interactive = False
+    if args.verbose or not interactive:
+        return None
+    from imdsclient._cli._progress import RetryProgress
+
+    return RetryProgress(lambda line: print(line, file=sys.stderr, flush=True))
 
 
 class OutputError(Exception):
@@ -78,9 +102,13 @@ def _print(text: str) -> None:
 def _write_bytes(data: bytes) -> None:
     """Exact bytes to stdout, nothing added."""
     with _writing() as out:
+        buffer = getattr(out, "buffer", None)
+        if buffer is None:  # a text-only stream (an embedding program's StringIO)
+            out.write(data.decode("utf-8", "surrogateescape"))
+            return
         out.flush()
-        out.buffer.write(data)
-        out.buffer.flush()
+        buffer.write(data)
+        buffer.flush()
 
 
 def flush_stdout() -> None:
@@ -111,42 +139,119 @@ def _print_fields(fields: Mapping[str, object]) -> None:
 # -- reading values -------------------------------------------------------------------------
 
 
+def _form(args: argparse.Namespace) -> Form:
+    """``lines``, ``json`` or ``shell``, from ``--json`` / ``--shell`` (``--prefix`` needs it)."""
+    if args.prefix and not args.shell:
+        raise CommandError("--prefix names shell variables: use it with --shell")
+    return "json" if args.json else "shell" if args.shell else "lines"
+
+
 def cmd_get(args: argparse.Namespace) -> int:
-    """``get PATH``: the value alone; one that is not UTF-8 text exactly as served."""
+    """``get PATH [PATH …]``: one client, one token; values in order, all or nothing."""
+    from imdsclient._cli import _values
+    from imdsclient._protocol import normalize_path
+
+    form = _form(args)
+    paths: list[str] = args.paths
+    for path in paths:
+        if path == "":
+            raise CommandError(
+                "'' is the meta-data root, a folder, not a value: list it with `imdsclient ls`, "
+                "or print the whole tree with `imdsclient dump`"
+            )
+    full = [normalize_path(path) for path in paths]  # InvalidPathError before any request
+    names = (
+        _values.shell_names(list(zip(paths, full)), args.prefix)
+        if form == "shell"
+        else [""] * len(paths)
+    )
     with _client(args) as imds:
-        data = imds.get_bytes(args.path)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:  # e.g. gzipped user-data: binary safe, like `user-data`
-        _write_bytes(data)
-        return codes.OK
-    _print(text)
+        values = [imds.get_bytes(path) for path in paths]
+    _write_bytes(_values.render(list(zip(paths, names, values)), form))
     return codes.OK
 
 
+def _check_folder(imds: IMDSClient, path: str) -> None:
+    """``ls``/``dump`` of a value: exit 2 saying so (one GET of the parent's listing)."""
+    from imdsclient._cli import _values
+    from imdsclient._protocol import normalize_path
+
+    full = normalize_path(path) if path else "/latest/meta-data/"
+    if _values.folder_kind(full, imds.list) == "value":
+        raise CommandError(_values.get_instead(path))
+
+
 def cmd_ls(args: argparse.Namespace) -> int:
-    """``ls [PATH]``: one entry per line; folders end in ``/``."""
+    """``ls [PATH]``: one entry per line, folders ending in ``/`` (``--json``: an array)."""
+    from imdsclient._protocol import normalize_path
+
     with _client(args) as imds:
+        _check_folder(imds, args.path)
         entries = imds.list(args.path)
-    for entry in entries:
-        _print(entry)
+    if args.path and normalize_path(args.path).rstrip("/") == "/latest":
+        # IMDS lists these two folders without their '/'; ls keeps its one rule.
+        entries = [e + "/" if e in ("meta-data", "dynamic") else e for e in entries]
+    if args.json:
+        _print_json(entries)
+    else:
+        for entry in entries:
+            _print(entry)
     return codes.OK
 
 
 def cmd_dump(args: argparse.Namespace) -> int:
-    """``dump [PATH]``: the tree as JSON (credentials are never included)."""
+    """``dump [PATH]``: the tree as JSON; credential documents masked as ``**********``."""
     with _client(args) as imds:
+        if args.path:
+            _check_folder(imds, args.path)
         tree = imds.dump(args.path)
     _print_json(tree)
     return codes.OK
 
 
+def _typed_fields(
+    args: argparse.Namespace, document: Any, what: str, items_shown: Mapping[str, object]
+) -> bool:
+    """FIELDs or ``--shell`` of a typed document: print them the ``get`` way; ``False`` when
+    the command should print the whole document its own way instead."""
+    from imdsclient._cli import _values
+
+    form = _form(args)
+    if not args.fields and form != "shell":
+        return False
+    fields = document.model_dump(mode="json")
+    aliases = dict(zip(document.model_dump(mode="json", by_alias=True), fields))
+    wanted = args.fields or list(items_shown)
+    picked = _values.pick(fields, aliases, wanted, what)
+    _emit_picked(picked, form, args.prefix)
+    return True
+
+
+def _emit_picked(picked: list[tuple[str, str, object]], form: Form, prefix: str) -> None:
+    from imdsclient._cli import _values
+
+    names = (
+        _values.shell_names([(typed, name) for typed, name, _ in picked], prefix)
+        if form == "shell"
+        else [""] * len(picked)
+    )
+    items = [(typed, n, value) for (typed, _, value), n in zip(picked, names)]
+    _write_bytes(_values.render(items, form))
+
+
+def _shown(fields: Mapping[str, object]) -> dict[str, object]:
+    return {k: v for k, v in fields.items() if v is not None and v != []}
+
+
 def cmd_identity(args: argparse.Namespace) -> int:
-    """``identity [--verify]``: the instance identity document (verified: from the signed bytes)."""
+    """``identity [FIELD …] [--verify]``: the identity document (verified: from the signed
+    bytes), or the FIELDs' values."""
     if args.verify:
         return _identity_verified(args)
     with _client(args) as imds:
         document = imds.instance_identity()
+    if _typed_fields(args, document, "identity", _shown(document.model_dump(mode="json"))):
+        return codes.OK
     if args.json:
         _print_json(document.model_dump(mode="json", by_alias=True))
     else:
@@ -193,6 +298,9 @@ def _identity_verified(args: argparse.Namespace) -> int:
             "(its key is still trusted); update imdsclient for current certificates",
             file=sys.stderr,
         )
+    document = verified.document
+    if _typed_fields(args, document, "identity", _shown(document.model_dump(mode="json"))):
+        return codes.OK
     if args.json:
         _write_bytes(verified.raw + b"\n")
     else:
@@ -201,16 +309,16 @@ def _identity_verified(args: argparse.Namespace) -> int:
 
 
 def cmd_iam_info(args: argparse.Namespace) -> int:
-    """``iam-info``: the attached instance profile (no credentials)."""
+    """``iam-info [FIELD …]``: the attached instance profile (no credentials)."""
     with _client(args) as imds:
         info = imds.iam_info()
     if info is None:
+        path = "/latest/meta-data/iam/info"
         raise MetadataNotFoundError(
-            "No IAM instance profile is attached to this instance",
-            status=404,
-            path="/latest/meta-data/iam/info",
-            hint=HINTS["no_role"],
+            f"IMDS has nothing at {path} (404)", status=404, path=path, hint=HINTS["no_role"]
         )
+    if _typed_fields(args, info, "iam-info", _shown(info.model_dump(mode="json"))):
+        return codes.OK
     if args.json:
         _print_json(info.model_dump(mode="json", by_alias=True))
     else:
@@ -219,10 +327,20 @@ def cmd_iam_info(args: argparse.Namespace) -> int:
 
 
 def cmd_tags(args: argparse.Namespace) -> int:
-    """``tags``: ``key<TAB>value`` lines, or a JSON object; nothing when there are no tags."""
+    """``tags [KEY …]``: ``key<TAB>value`` lines or a JSON object, or the KEYs' values."""
     with _client(args) as imds:
         tags = imds.tags()
-    if args.json:
+    form = _form(args)
+    if args.fields or form == "shell":
+        for key in args.fields:
+            if key not in tags:
+                path = f"/latest/meta-data/tags/instance/{key}"
+                raise MetadataNotFoundError(
+                    f"The instance has no tag {key!r}", status=404, path=path, hint=HINTS["no_tags"]
+                )
+        keys = args.fields or list(tags)
+        _emit_picked([(key, key, tags[key]) for key in keys], form, args.prefix)
+    elif args.json:
         _print_json(tags)
     else:
         for key, value in tags.items():
@@ -235,13 +353,38 @@ def cmd_user_data(args: argparse.Namespace) -> int:
     with _client(args) as imds:
         data = imds.user_data()
     if data is None:
+        path = "/latest/user-data"
         raise MetadataNotFoundError(
-            "This instance has no user-data",
-            status=404,
-            path="/latest/user-data",
-            hint=HINTS["not_found"],
+            f"IMDS has nothing at {path} (404)", status=404, path=path, hint=HINTS["no_user_data"]
         )
     _write_bytes(data)
+    return codes.OK
+
+
+def cmd_wait(args: argparse.Namespace, *, clock: Clock | None = None, transport: Any = None) -> int:
+    """``wait [--timeout S]``: exit 0 once IMDS answers; else the last error after S seconds."""
+    from imdsclient._cli._wait import PROBE_PATH, wait_until_up
+    from imdsclient._clock import SYSTEM_CLOCK
+
+    clock = clock if clock is not None else SYSTEM_CLOCK
+    with _client(args, clock=clock, transport=transport) as imds:
+        wait_until_up(lambda: imds.get_bytes(PROBE_PATH), timeout=args.wait_timeout, clock=clock)
+    return codes.OK
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    """``completion bash|zsh``: the completion script, generated from the parser by shtab."""
+    try:
+        import shtab
+    except ImportError:
+        raise CommandError(
+            "shell completion needs shtab, which is not installed: "
+            "pip install 'imdsclient[completion]'",
+            codes.PROBLEM,
+        ) from None
+    from imdsclient._cli import build_parser
+
+    _print(shtab.complete(build_parser(), shell=args.target))
     return codes.OK
 
 

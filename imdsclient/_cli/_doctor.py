@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import socket
 import subprocess
 import time
@@ -37,6 +38,7 @@ from imdsclient._protocol import (
     token_ttl_from,
 )
 from imdsclient._transport import send_sync, sync_client
+from imdsclient._version import __version__
 from imdsclient.errors import HINTS, ConfigError, EndpointDisabledError, IMDSError
 
 if TYPE_CHECKING:
@@ -49,6 +51,7 @@ __all__ = [
     "Connector",
     "Report",
     "SystemRunner",
+    "as_fix",
     "default_runner",
     "overrides_from",
     "run_checks",
@@ -139,19 +142,23 @@ class Report:
     def as_dict(self) -> dict[str, Any]:
         """The ``--json`` report."""
         return {
+            "version": __version__,
             "ok": not self.has_problem,
             "problems": [check.name for check in self.problems],
-            "checks": [asdict(check) for check in self.checks],
+            "checks": [
+                {**asdict(check), "fix": [as_fix(line) for line in check.fix]}
+                for check in self.checks
+            ],
         }
 
     def render(self) -> str:
-        """The human report: one block per check, then a one-line verdict."""
-        lines: list[str] = []
+        """The human report: the version, one block per check, then a one-line verdict."""
+        lines: list[str] = [f"imdsclient {__version__}"]
         for check in self.checks:
             verdict = f"[{check.status}]"
             lines.append(f"{verdict:<9} {check.number}. {check.name}: {check.summary}")
             lines.extend(f"{'':<12}{line}" for line in check.evidence)
-            lines.extend(f"{'':<12}fix: {line}" for line in check.fix)
+            lines.extend(f"{'':<12}fix: {as_fix(line)}" for line in check.fix)
         problems = self.problems
         if problems:
             names = ", ".join(f"{c.number}. {c.name}" for c in problems)
@@ -159,6 +166,23 @@ class Report:
         else:
             lines.append("No problems found.")
         return "\n".join(lines)
+
+
+_RUN_DOCTOR = "`python -m imdsclient doctor`"
+
+
+def as_fix(hint: str) -> str:
+    """A hint as doctor shows it after ``fix:``: without the advice to run doctor (this is
+    doctor) and without a second "Fix:" (what follows it is the fix)."""
+    if ". Fix: " in hint:
+        hint = hint.split(". Fix: ", 1)[1]
+    hint = re.sub(r"\s+(?:and|or) run " + re.escape(_RUN_DOCTOR), "", hint)
+    kept: list[str] = []
+    for sentence in re.split(r"(?<=\.)\s+", hint):
+        clauses = [c for c in sentence.rstrip(".").split("; ") if _RUN_DOCTOR not in c]
+        if clauses:
+            kept.append("; ".join(clauses) + ("." if sentence.endswith(".") else ""))
+    return " ".join(kept)
 
 
 def overrides_from(args: argparse.Namespace) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from imdsclient.errors import (
     IMDSDisabledError,
     IMDSError,
     IMDSTimeoutError,
+    InvalidPathError,
     MetadataNotFoundError,
     ThrottledError,
     UnauthorizedError,
@@ -31,6 +32,7 @@ __all__ = [
     "OK",
     "PROBLEM",
     "USAGE",
+    "CommandError",
     "exit_code_for",
     "help_epilog",
     "markdown_table",
@@ -43,7 +45,7 @@ INTERRUPTED = 130
 BROKEN_PIPE = 141
 
 #: (error class, exit code, meaning): the one table. A subclass without a row of its own would
-#: get its nearest ancestor's code.
+#: get its nearest ancestor's code. ``InvalidPathError`` is a usage error: it shares code 2.
 _ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     (IMDSError, 10, "any other IMDS failure (unexpected status, redirect, unusable answer)"),
     (IMDSDisabledError, 11, "AWS_EC2_METADATA_DISABLED is true: nothing was sent"),
@@ -60,6 +62,7 @@ _ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
         20,
         "identity --verify: the document or its signature did not verify",
     ),
+    (InvalidPathError, USAGE, "a path that is not an IMDS path, or a role name that is not one"),
 )
 
 #: Error class → exit code.
@@ -68,18 +71,39 @@ ERROR_CODES: dict[type[Exception], int] = {cls: code for cls, code, _ in _ERRORS
 #: (code, cause, meaning), in code order: what ``--help`` and ``docs/cli.md`` show.
 EXIT_CODES: tuple[tuple[int, str, str], ...] = (
     (OK, "success", "the command did what was asked"),
-    (PROBLEM, "problem", "`doctor` found a problem, `serve` could not listen, or stdout failed"),
-    (USAGE, "usage", "bad command line, invalid path (ValueError) or setting (ConfigError)"),
-    *((code, cls.__name__, meaning) for cls, code, meaning in _ERRORS),
+    (
+        PROBLEM,
+        "problem",
+        "`doctor` found a problem, `serve` could not listen, stdout failed, or `completion` "
+        "lacks shtab",
+    ),
+    (
+        USAGE,
+        "usage",
+        "bad command line or a path the command does not take (`ls LEAF`), an invalid path "
+        "(`InvalidPathError`) or setting (`ConfigError`)",
+    ),
+    *((code, cls.__name__, meaning) for cls, code, meaning in _ERRORS if code != USAGE),
     (INTERRUPTED, "interrupted", "Ctrl-C (SIGINT)"),
     (BROKEN_PIPE, "broken pipe", "stdout was closed early (e.g. output piped into `head`)"),
 )
+
+
+class CommandError(Exception):
+    """A failure of the command line itself, not of IMDS (``ls`` of a value, a multi-line value
+    among several, shtab missing): one message and its exit code (2 unless said)."""
+
+    def __init__(self, message: str, code: int = USAGE) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def exit_code_for(exc: BaseException) -> int:
     """The exit code for an exception that ended a command."""
     if isinstance(exc, KeyboardInterrupt):
         return INTERRUPTED
+    if isinstance(exc, CommandError):
+        return exc.code
     for cls in type(exc).__mro__:
         code = ERROR_CODES.get(cls)
         if code is not None:

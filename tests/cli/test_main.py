@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import errno
 import io
+import re
 import sys
 from typing import Any
 
@@ -39,8 +40,10 @@ def test_parser_and_registry_name_the_same_commands() -> None:
         "user-data",
         "events",
         "credential-process",
+        "wait",
         "doctor",
         "serve",
+        "completion",
     }
 
 
@@ -49,6 +52,7 @@ def test_help_lists_commands_and_every_exit_code(cli: Cli) -> None:
     result = cli("--help")
     assert result.code == 0
     assert codes.help_epilog() in result.out
+    assert "\nexamples:\n  imdsclient get instance-id placement/region" in result.out
     for code, cause, _ in codes.EXIT_CODES:
         assert f"{code:>3}  {cause}" in result.out
     assert "credential-process" in result.out
@@ -201,6 +205,47 @@ def test_unreachable_endpoint_exits_17(cli: Cli) -> None:
     result = cli("get", "instance-id")
     assert result.code == 17
     assert HINTS["connect"] in result.err
+
+
+@pytest.mark.parametrize("given", ["option", "environment"])
+def test_a_connection_error_names_the_endpoint_tried(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    """A non-default endpoint (--endpoint or the environment) is named in the one error line."""
+    if given == "environment":
+        monkeypatch.setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:7")
+        result = cli("get", "instance-id")
+    else:
+        result = cli("--endpoint", "http://127.0.0.1:7", "get", "instance-id")
+    assert result.code == 17
+    first, hint = result.err.split("; the endpoint tried was http://127.0.0.1:7. ")
+    assert first.startswith("imdsclient: error: IMDS connection failed")
+    assert hint.strip() == HINTS["connect"]
+
+
+def test_version_prints_the_name_and_version(cli: Cli) -> None:
+    """`--version`: `imdsclient X.Y.Z` on stdout, exit 0."""
+    from imdsclient import __version__
+
+    result = cli("--version")
+    assert (result.code, result.out, result.err) == (0, f"imdsclient {__version__}\n", "")
+    assert re.fullmatch(r"imdsclient \d+\.\d+\.\d+\n", result.out)
+
+
+@pytest.mark.parametrize("name", sorted(_cli.COMMANDS))
+def test_every_command_help_has_a_description_and_examples(cli: Cli, name: str) -> None:
+    """`COMMAND --help` exits 0 with a description beyond the one-liner and an examples block."""
+    result = cli(name, "--help")
+    assert result.code == 0
+    summary = _cli.COMMANDS[name][0]
+    assert "\nexamples:\n  imdsclient" in result.out
+    assert summary not in result.out.split("\n\n")[1]  # the description says more than that
+
+
+def test_attempts_help_says_throttling_gets_at_least_ten(cli: Cli) -> None:
+    """--attempts is per request for transient failures; --help says 429/503 get at least 10."""
+    out = " ".join(cli("--help").out.split())
+    assert "throttling (429/503) gets at least 10" in out
 
 
 def test_verbose_shows_the_traceback_and_request_log(

@@ -14,7 +14,15 @@ import pytest
 from imdsclient.testing import IMDSSimulator
 
 #: Modules `get instance-id` must not load (docs/performance.md: lean start-up).
-NOT_FOR_GET = ("pydantic", "imdsclient.testing", "imdsclient._cli._doctor", "imdsclient._models")
+NOT_FOR_GET = (
+    "pydantic",
+    "imdsclient.testing",
+    "imdsclient._cli._doctor",
+    "imdsclient._models",
+    "imdsclient._cli._shell",
+    "imdsclient._cli._wait",
+    "shtab",
+)
 
 
 def _run(*argv: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
