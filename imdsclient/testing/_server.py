@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import IO, Literal
 
 from imdsclient.testing._state import AUTO, SimulatorState, _Auto
+from imdsclient.testing._timeline import Timeline
 from imdsclient.testing._wire import REASONS, Reply, SimulatorClock, error_page
 
 __all__ = ["IMDSSimulator", "serve"]
@@ -79,6 +80,7 @@ class IMDSSimulator(SimulatorState):
         credential_lifetime: seconds generated credentials stay valid (default 6 h).
         credential_refresh_margin: new credentials appear when less than this is left (15 min).
         log_limit: how many requests ``.requests`` keeps (oldest dropped); None: unbounded.
+        timeline: a ``Timeline`` of lifecycle changes to play on the simulator's clock.
     """
 
     def __init__(
@@ -100,6 +102,7 @@ class IMDSSimulator(SimulatorState):
         credential_lifetime: float = 6 * 3600,
         credential_refresh_margin: float = 15 * 60,
         log_limit: int | None = 100_000,
+        timeline: Timeline | None = None,
     ) -> None:
         super().__init__(
             tree,
@@ -116,6 +119,7 @@ class IMDSSimulator(SimulatorState):
             credential_lifetime=credential_lifetime,
             credential_refresh_margin=credential_refresh_margin,
             log_limit=log_limit,
+            timeline=timeline,
         )
         self.host = host
         self.port = port
