@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from imdsclient._clock import Clock
     from imdsclient._config import IMDSConfig
     from imdsclient._retry import RetryEvent, RetryHook, RetryPolicy
+    from imdsclient._watch import InstanceEvent, WatchStatus
 
 __all__ = [
     "AsyncIMDSClient",
@@ -54,6 +55,7 @@ __all__ = [
     "IMDSDisabledError",
     "IMDSError",
     "IMDSTimeoutError",
+    "InstanceEvent",
     "InstanceIdentityDocument",
     "MetadataNotFoundError",
     "NetworkInterface",
@@ -66,6 +68,7 @@ __all__ = [
     "SpotInstanceAction",
     "ThrottledError",
     "UnauthorizedError",
+    "WatchStatus",
     "__version__",
 ]
 
@@ -77,6 +80,7 @@ _LAZY = {
     "IAMInfo": "imdsclient._api.iam",
     "IMDSClient": "imdsclient._client",
     "IMDSConfig": "imdsclient._config",
+    "InstanceEvent": "imdsclient._watch",
     "InstanceIdentityDocument": "imdsclient._api.identity",
     "NetworkInterface": "imdsclient._api.network",
     "PublicKey": "imdsclient._api.public_keys",
@@ -86,6 +90,7 @@ _LAZY = {
     "RetryPolicy": "imdsclient._retry",
     "ScheduledEvent": "imdsclient._api.events",
     "SpotInstanceAction": "imdsclient._api.events",
+    "WatchStatus": "imdsclient._watch",
     "__version__": "imdsclient._version",
 }
 
