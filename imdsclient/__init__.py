@@ -38,10 +38,18 @@ if TYPE_CHECKING:
     from imdsclient._clock import Clock
     from imdsclient._config import IMDSConfig
     from imdsclient._retry import RetryEvent, RetryHook, RetryPolicy
+    from imdsclient._shutdown import (
+        AsyncInterruptionWatcher,
+        Interruption,
+        InterruptionWatcher,
+        async_on_interruption,
+        on_interruption,
+    )
     from imdsclient._watch import InstanceEvent, WatchStatus
 
 __all__ = [
     "AsyncIMDSClient",
+    "AsyncInterruptionWatcher",
     "BadRequestError",
     "Clock",
     "ConfigError",
@@ -57,6 +65,8 @@ __all__ = [
     "IMDSTimeoutError",
     "InstanceEvent",
     "InstanceIdentityDocument",
+    "Interruption",
+    "InterruptionWatcher",
     "MetadataNotFoundError",
     "NetworkInterface",
     "PublicKey",
@@ -70,11 +80,14 @@ __all__ = [
     "UnauthorizedError",
     "WatchStatus",
     "__version__",
+    "async_on_interruption",
+    "on_interruption",
 ]
 
 #: Public name -> the private module that defines it; imported on first access.
 _LAZY = {
     "AsyncIMDSClient": "imdsclient._async_client",
+    "AsyncInterruptionWatcher": "imdsclient._shutdown",
     "Clock": "imdsclient._clock",
     "IAMCredentials": "imdsclient._api.iam",
     "IAMInfo": "imdsclient._api.iam",
@@ -82,6 +95,8 @@ _LAZY = {
     "IMDSConfig": "imdsclient._config",
     "InstanceEvent": "imdsclient._watch",
     "InstanceIdentityDocument": "imdsclient._api.identity",
+    "Interruption": "imdsclient._shutdown",
+    "InterruptionWatcher": "imdsclient._shutdown",
     "NetworkInterface": "imdsclient._api.network",
     "PublicKey": "imdsclient._api.public_keys",
     "RebalanceRecommendation": "imdsclient._api.events",
@@ -92,6 +107,8 @@ _LAZY = {
     "SpotInstanceAction": "imdsclient._api.events",
     "WatchStatus": "imdsclient._watch",
     "__version__": "imdsclient._version",
+    "async_on_interruption": "imdsclient._shutdown",
+    "on_interruption": "imdsclient._shutdown",
 }
 
 
