@@ -47,11 +47,13 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "retry_hooks.py": [f"instance-id: {INSTANCE_ID}", "retries: 2 (HTTP 429: 2); throttled: 2"],
     "boto_dropin.py": ["credentials from: iam-role (imdsclient.boto)", "(same key: True)"],
+    "drain_on_interruption.py": ["interruption: spot-interruption, deadline ", "drained: "],
 }
 
 #: Script → what to do to the simulator before it runs.
 PREPARE: dict[str, Callable[[IMDSSimulator], None]] = {
     "retry_hooks.py": lambda sim: sim.throttle_next(2),
+    "drain_on_interruption.py": lambda sim: sim.schedule_spot_interruption(),
 }
 
 
