@@ -123,8 +123,12 @@ class InterruptionWatcher:
 
             client = IMDSClient(clock=_StoppableClock(self._stopping))
         self._client = client
-        # Checked now, in the caller's thread: a bad interval is a ValueError here.
-        self._events = client.watch(interval=interval, kinds=_KINDS, on_poll=self._polled)
+        try:  # checked now, in the caller's thread: a bad interval is a ValueError here
+            self._events = client.watch(interval=interval, kinds=_KINDS, on_poll=self._polled)
+        except ValueError:
+            if self._owns_client:
+                client.close()
+            raise
         self._thread = threading.Thread(target=self._main, name="imdsclient-on-interruption")
         self._thread.daemon = True
         self._thread.start()
@@ -136,28 +140,36 @@ class InterruptionWatcher:
 
     def _main(self) -> None:
         try:
+            found = self._watch()
+        finally:
+            self._events.close()  # type: ignore[attr-defined]  # no request after this
+            if self._owns_client:
+                self._client.close()
+            self._settle()
+        if found is not None and self._callback is not None:
+            try:
+                self._callback(found)
+            except Exception as exc:
+                self.error = exc
+                logger.exception("on_interruption: the callback raised")
+
+    def _watch(self) -> Interruption | None:
+        try:
             for event in self._events:
                 found = interruption_from(event, self._grace)
                 if found is not None:
                     self.interruption = found
                     self.interrupted.set()
-                    self._settle()
-                    if self._callback is not None:
-                        self._callback(found)
-                    return
+                    return found
         except _Stopped:
             pass
-        except IMDSError as exc:
+        except IMDSError as exc:  # the first poll could read nothing
             self.error = exc
             logger.error("on_interruption: watching stopped: %s", exc)
-        except Exception as exc:
+        except Exception as exc:  # e.g. your client was closed
             self.error = exc
-            logger.exception("on_interruption: the callback raised")
-        finally:
-            self._events.close()  # type: ignore[attr-defined]
-            if self._owns_client:
-                self._client.close()
-            self._settle()
+            logger.exception("on_interruption: watching stopped")
+        return None
 
     def _settle(self) -> None:
         with self._settled:
@@ -249,26 +261,35 @@ class AsyncInterruptionWatcher:
 
     async def _main(self) -> None:
         try:
+            found = await self._watch()
+        finally:
+            await self._events.aclose()  # type: ignore[attr-defined]  # no request after this
+            if self._owns_client:
+                await self._client.aclose()
+        if found is not None and self._callback is not None:
+            try:
+                result = self._callback(found)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception as exc:
+                self.error = exc
+                logger.exception("async_on_interruption: the callback raised")
+
+    async def _watch(self) -> Interruption | None:
+        try:
             async for event in self._events:
                 found = interruption_from(event, self._grace)
                 if found is not None:
                     self.interruption = found
                     self.interrupted.set()
-                    if self._callback is not None:
-                        result = self._callback(found)
-                        if inspect.isawaitable(result):
-                            await result
-                    return
-        except IMDSError as exc:
+                    return found
+        except IMDSError as exc:  # the first poll could read nothing
             self.error = exc
             logger.error("async_on_interruption: watching stopped: %s", exc)
-        except Exception as exc:
+        except Exception as exc:  # e.g. your client was closed
             self.error = exc
-            logger.exception("async_on_interruption: the callback raised")
-        finally:
-            await self._events.aclose()  # type: ignore[attr-defined]
-            if self._owns_client:
-                await self._client.aclose()
+            logger.exception("async_on_interruption: watching stopped")
+        return None
 
     async def wait(self) -> Interruption | None:
         """Wait until the interruption arrives, or the watcher ends without one."""

@@ -147,7 +147,8 @@ def test_watch_stops_after_count_events(cli: Cli, quiet: IMDSSimulator) -> None:
     """``--count 1`` exits after the first event (here at the first poll: no wait at all)."""
     quiet.schedule_spot_interruption()
     quiet.recommend_rebalance()
-    result = cli("--endpoint", quiet.url, "events", "--watch", "--count", "1", "--json")
+    argv = ["events", "--watch", "--count", "1", "--json", "--max-polls", "2"]  # bounded
+    result = cli("--endpoint", quiet.url, *argv)
     assert result.code == 0
     assert [json.loads(line)["kind"] for line in result.out.splitlines()] == ["spot-interruption"]
     assert quiet.count("GET") == 4
@@ -226,8 +227,10 @@ def test_ctrl_c_ends_the_watch_quietly_with_a_note_on_a_terminal() -> None:
 def test_ctrl_c_in_a_real_process_exits_0_without_a_traceback(quiet: IMDSSimulator) -> None:
     """SIGINT to ``python -m imdsclient events --watch``: exit 0, output kept, no traceback."""
     quiet.schedule_spot_interruption()
+    # --max-polls only bounds it should nothing be printed; SIGINT comes after poll 1
+    argv = ["--endpoint", quiet.url, "events", "--watch", "--max-polls", "3"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "imdsclient", "--endpoint", quiet.url, "events", "--watch"],
+        [sys.executable, "-m", "imdsclient", *argv],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -124,6 +124,16 @@ def test_off_ec2_the_watcher_ends_with_the_error(caplog: pytest.LogCaptureFixtur
     assert any("watching stopped" in r.getMessage() for r in caplog.records)
 
 
+def test_a_closed_client_ends_the_watcher_with_its_error(clock: FakeClock) -> None:
+    """Your client closed under it: ``error`` is the RuntimeError saying so; nothing hangs."""
+    imds = IMDSClient(clock=clock, transport=httpx.MockTransport(SimulatorState().handle_httpx))
+    imds.close()
+    watcher = imdsclient.on_interruption(client=imds)
+    assert watcher.wait(WAIT) is None
+    assert isinstance(watcher.error, RuntimeError)
+    assert "closed" in str(watcher.error)
+
+
 def test_stop_ends_a_watcher_with_its_own_client_during_its_sleep(
     endpoint: PolledSimulator,
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import random
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
@@ -231,6 +232,29 @@ def test_blindness_is_reported_once_and_so_is_recovery(
     assert warnings[1] == "watch: every source read again; nothing is being missed now"
 
 
+def test_polls_keep_to_the_interval_when_a_poll_retries(
+    make_client: MakeClient, sim: SimulatorState, clock: FakeClock
+) -> None:
+    """A poll that backs off (a 500, retried) shortens the next wait: polls stay 5 s apart."""
+    transport = httpx.MockTransport(sim.handle_httpx)
+    client = make_client(transport=transport, num_attempts=3, rng=random.Random(7))
+    statuses: list[WatchStatus] = []
+
+    def fail_once(status: WatchStatus) -> None:
+        statuses.append(status)
+        if status.polls == 2:
+            sim.inject("error", count=2, path=REBALANCE_PATH)
+
+    take(client, max_polls=5, on_poll=fail_once)
+    starts = [s.seen_at for s in statuses]
+    gaps = [(b - a).total_seconds() for a, b in zip(starts, starts[1:])]
+    assert gaps == pytest.approx([5.0] * 4)
+    backoff = clock.sleeps[2:4]  # poll 3: two retry sleeps, then the shortened wait
+    assert min(backoff) > 0
+    assert clock.sleeps[4] == pytest.approx(5 - sum(backoff))
+    assert [s.failed for s in statuses] == [()] * 5
+
+
 def test_an_expired_token_is_refreshed_without_a_hiccup(client: Any, sim: SimulatorState) -> None:
     """IMDS forgetting the token between polls (401) costs one PUT and no event."""
     sim.recommend_rebalance()
@@ -259,7 +283,7 @@ def test_a_first_poll_that_reads_nothing_raises(make_client: MakeClient) -> None
     sim = SimulatorState(endpoint_enabled=False)
     client = make_client(transport=httpx.MockTransport(sim.handle_httpx))
     with pytest.raises(EndpointDisabledError):
-        take(client)
+        take(client, max_polls=3)  # bounded, should the first-poll rule break
     assert sim.count("PUT") == 4  # each source asked for a token once, and was refused
     assert sim.count("GET") == 0
 
@@ -269,7 +293,7 @@ def test_disabled_imds_raises_at_once(make_client: MakeClient) -> None:
     sim = SimulatorState()
     client = make_client(transport=httpx.MockTransport(sim.handle_httpx), disabled=True)
     with pytest.raises(IMDSDisabledError):
-        take(client)
+        take(client, max_polls=3)  # bounded, should the first-poll rule break
     assert sim.count() == 0
 
 
@@ -331,7 +355,7 @@ def test_an_exception_from_on_poll_ends_the_watch(client: Any) -> None:
         raise KeyError("enough")
 
     with pytest.raises(KeyError, match="enough"):
-        take(client, on_poll=stop)
+        take(client, max_polls=3, on_poll=stop)
 
 
 def test_both_shells_document_and_default_watch_alike() -> None:
