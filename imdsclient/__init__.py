@@ -42,11 +42,20 @@ if TYPE_CHECKING:
     from imdsclient._clock import Clock
     from imdsclient._config import IMDSConfig
     from imdsclient._retry import RetryEvent, RetryHook, RetryPolicy
+    from imdsclient._shutdown import (
+        AsyncInterruptionWatcher,
+        Interruption,
+        InterruptionWatcher,
+        async_on_interruption,
+        on_interruption,
+    )
     from imdsclient._trust import bundled_identity_certificates
     from imdsclient._verify import VerifiedIdentity, identity_certificates_date, verify_identity
+    from imdsclient._watch import InstanceEvent, WatchStatus
 
 __all__ = [
     "AsyncIMDSClient",
+    "AsyncInterruptionWatcher",
     "BadRequestError",
     "Clock",
     "ConfigError",
@@ -61,7 +70,10 @@ __all__ = [
     "IMDSError",
     "IMDSTimeoutError",
     "IdentityVerificationError",
+    "InstanceEvent",
     "InstanceIdentityDocument",
+    "Interruption",
+    "InterruptionWatcher",
     "InvalidPathError",
     "MetadataNotFoundError",
     "NetworkInterface",
@@ -75,21 +87,28 @@ __all__ = [
     "ThrottledError",
     "UnauthorizedError",
     "VerifiedIdentity",
+    "WatchStatus",
     "__version__",
+    "async_on_interruption",
     "bundled_identity_certificates",
     "identity_certificates_date",
+    "on_interruption",
     "verify_identity",
 ]
 
 #: Public name -> the private module that defines it; imported on first access.
 _LAZY = {
     "AsyncIMDSClient": "imdsclient._async_client",
+    "AsyncInterruptionWatcher": "imdsclient._shutdown",
     "Clock": "imdsclient._clock",
     "IAMCredentials": "imdsclient._api.iam",
     "IAMInfo": "imdsclient._api.iam",
     "IMDSClient": "imdsclient._client",
     "IMDSConfig": "imdsclient._config",
+    "InstanceEvent": "imdsclient._watch",
     "InstanceIdentityDocument": "imdsclient._api.identity",
+    "Interruption": "imdsclient._shutdown",
+    "InterruptionWatcher": "imdsclient._shutdown",
     "NetworkInterface": "imdsclient._api.network",
     "PublicKey": "imdsclient._api.public_keys",
     "RebalanceRecommendation": "imdsclient._api.events",
@@ -99,9 +118,12 @@ _LAZY = {
     "ScheduledEvent": "imdsclient._api.events",
     "SpotInstanceAction": "imdsclient._api.events",
     "VerifiedIdentity": "imdsclient._verify",
+    "WatchStatus": "imdsclient._watch",
     "__version__": "imdsclient._version",
+    "async_on_interruption": "imdsclient._shutdown",
     "bundled_identity_certificates": "imdsclient._trust",
     "identity_certificates_date": "imdsclient._verify",
+    "on_interruption": "imdsclient._shutdown",
     "verify_identity": "imdsclient._verify",
 }
 

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterable, Iterator
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import httpx
 
 from imdsclient._base import ClientBase
-from imdsclient._flow import Effect, Flow, Gather, Locked, Run, Send, Sleep
+from imdsclient._flow import Effect, Emit, Flow, Gather, Locked, Run, Send, Sleep
 from imdsclient._methods import SyncMethods
 from imdsclient._transport import send_sync, sync_client
+
+if TYPE_CHECKING:
+    from imdsclient._watch import InstanceEvent, WatchStatus
 
 __all__ = ["IMDSClient"]
 
@@ -51,6 +55,38 @@ class IMDSClient(SyncMethods, ClientBase):
     ) -> None:
         self.close()
 
+    def watch(
+        self,
+        *,
+        interval: float = 5.0,
+        kinds: Iterable[str] | None = None,
+        blind_after: float = 30.0,
+        max_polls: int | None = None,
+        on_poll: Callable[[WatchStatus], object] | None = None,
+    ) -> Iterator[InstanceEvent]:
+        """Each new or changed event about the instance's future, as it appears (docs/watch.md).
+
+        Every ``interval`` seconds one poll reads the Spot notice, the rebalance recommendation,
+        the scheduled maintenance events and the Auto Scaling target lifecycle state (``kinds``
+        limits which): one GET each once the token is warm.  What is pending at the first poll
+        is yielded by it; after that an event is yielded again only when it changes.  A source
+        that cannot be read is logged and read again at the next poll; one unread for longer
+        than ``blind_after`` seconds is logged as a WARNING and listed in the ``WatchStatus``
+        passed to ``on_poll`` after each poll.  Only a first poll that can read nothing raises
+        (off EC2, IMDS disabled).  Runs until the caller stops iterating, or for ``max_polls``.
+        """
+        from imdsclient import _watch
+
+        flow = _watch.watch(
+            self._session,
+            interval=interval,
+            kinds=kinds,
+            blind_after=blind_after,
+            max_polls=max_polls,
+            on_poll=on_poll,
+        )
+        return self._stream(flow)
+
     # -- the effect interpreter ------------------------------------------------------------
 
     def _run(self, flow: Flow[T]) -> T:
@@ -62,6 +98,22 @@ class IMDSClient(SyncMethods, ClientBase):
             except Exception as exc:  # handed to the flow, which may handle it
                 run.fail(exc)
         return run.result
+
+    def _stream(self, flow: Flow[None]) -> Iterator[Any]:
+        """Drive a flow like ``_run``, handing the value of each ``Emit`` to the caller."""
+        run = Run(flow)
+        try:
+            while (effect := run.effect()) is not None:
+                if isinstance(effect, Emit):
+                    run.answer(None)
+                    yield effect.value
+                    continue
+                try:
+                    run.answer(self._carry_out(effect))
+                except Exception as exc:  # handed to the flow, which may handle it
+                    run.fail(exc)
+        finally:
+            flow.close()  # the caller stopped iterating: end the flow where it is
 
     def _carry_out(self, effect: Effect) -> Any:
         if isinstance(effect, Send):

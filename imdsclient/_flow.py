@@ -2,8 +2,10 @@
 
 A *flow* is a generator that makes every decision and yields an *effect* whenever it needs the
 outside world: send one request, sleep, run a flow under the token lock, run flows side by side.
-The sync and async clients carry effects out and nothing else, so the logic exists once and a
-test can drive any flow with scripted answers (``tests/unit``).
+A flow that produces a stream of values (``watch``) also yields :class:`Emit`, which the shells'
+``_stream`` drivers hand to their caller.  The sync and async clients carry effects out and
+nothing else, so the logic exists once and a test can drive any flow with scripted answers
+(``tests/unit``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from imdsclient._protocol import Request
 
 __all__ = [
     "Effect",
+    "Emit",
     "Flow",
     "Gather",
     "Locked",
@@ -74,7 +77,17 @@ class Gather:
     flows: Sequence[Flow[Any]]
 
 
-Effect = Union[Send, Sleep, Locked, Gather]
+@dataclass(frozen=True)
+class Emit:
+    """Hand this value to whoever iterates the stream (``watch``); ``None`` comes back.
+
+    Only a flow run by a shell's ``_stream`` driver may yield it, and only at its top level.
+    """
+
+    value: Any
+
+
+Effect = Union[Send, Sleep, Locked, Gather, Emit]
 Flow = Generator[Effect, Any, T]
 
 

@@ -51,11 +51,13 @@ EXPECTED: dict[str, list[str]] = {
         "credentials from: iam-role (imdsclient.aiobotocore)",
         "(same key: True)",
     ],
+    "drain_on_interruption.py": ["interruption: spot-interruption, deadline ", "drained: "],
 }
 
 #: Script → what to do to the simulator before it runs.
 PREPARE: dict[str, Callable[[IMDSSimulator], None]] = {
     "retry_hooks.py": lambda sim: sim.throttle_next(2),
+    "drain_on_interruption.py": lambda sim: sim.schedule_spot_interruption(),
 }
 
 

@@ -12,6 +12,10 @@ RENAMED = {"close": "aclose", "__enter__": "__aenter__", "__exit__": "__aexit__"
 
 _DUNDERS = set(RENAMED) | set(RENAMED.values())
 
+#: Methods that return a stream: ``Iterator[X]`` on IMDSClient, ``AsyncIterator[X]`` (a plain
+#: method returning an async generator, for ``async for``) on AsyncIMDSClient.
+STREAMS = {"watch"}
+
 
 def public_methods(cls: type) -> dict[str, object]:
     """Public methods defined by the class or the imdsclient classes it inherits from."""
@@ -27,9 +31,9 @@ def public_methods(cls: type) -> dict[str, object]:
 
 
 def test_the_comparison_sees_every_method() -> None:
-    """The generated operations count: get, dump, the new placement methods, close."""
+    """The generated operations count: get, dump, the new placement methods, close, watch."""
     names = set(public_methods(IMDSClient))
-    assert {"get", "dump", "placement_group_name", "close", "__enter__"} <= names
+    assert {"get", "dump", "placement_group_name", "close", "__enter__", "watch"} <= names
 
 
 def test_same_public_methods() -> None:
@@ -47,6 +51,11 @@ def test_same_signatures_and_async_ones_are_awaitable() -> None:
         assert list(sync_sig.parameters) == list(async_sig.parameters), name
         for p in sync_sig.parameters:
             assert sync_sig.parameters[p].annotation == async_sig.parameters[p].annotation, name
+        if name in STREAMS:
+            assert async_sig.return_annotation == "Async" + sync_sig.return_annotation, name
+            assert sync_sig.return_annotation.startswith("Iterator["), name
+            assert not inspect.iscoroutinefunction(twin), name
+            continue
         if name not in ("__enter__",):
             assert sync_sig.return_annotation == async_sig.return_annotation, name
         assert inspect.iscoroutinefunction(twin), name

@@ -238,21 +238,29 @@ def _args_completion(parser: argparse.ArgumentParser) -> None:
 def _args_events(parser: argparse.ArgumentParser) -> None:
     _json_flag(parser, "one JSON object per line")
     parser.add_argument(
-        "--watch", action="store_true", help="keep polling and print each new event once"
+        "--watch", action="store_true", help="keep polling and print each new or changed event once"
     )
-    parser.add_argument(
+    watch = parser.add_argument_group("with --watch only")
+    watch.add_argument(
         "--interval",
         metavar="SECONDS",
         type=_positive_float,
-        default=5.0,
-        help="seconds between polls with --watch (default: 5)",
+        default=None,
+        help="seconds between polls (default: 5)",
     )
-    parser.add_argument(
+    watch.add_argument(
         "--max-polls",
         metavar="N",
         type=_positive_int,
         default=None,
-        help="with --watch, stop after N polls (default: until Ctrl-C)",
+        help="stop after N polls (default: until Ctrl-C)",
+    )
+    watch.add_argument(
+        "--count",
+        metavar="N",
+        type=_positive_int,
+        default=None,
+        help="stop after printing N events (--count 1: wait for the first)",
     )
 
 
@@ -276,6 +284,14 @@ def _args_serve(parser: argparse.ArgumentParser) -> None:
     from imdsclient._cli._serve_args import add_serve_arguments
 
     add_serve_arguments(parser)
+    timeline = parser.add_argument_group("lifecycle timeline (SECONDS after the start)")
+    for flag, what in (
+        ("--spot-interruption-in", "publish a Spot interruption notice (terminate, 2 min later)"),
+        ("--rebalance-in", "publish a rebalance recommendation"),
+        ("--maintenance-in", "schedule a system-reboot event; completed 7 min later"),
+        ("--asg-terminate-in", "Auto Scaling target lifecycle state InService, then Terminated"),
+    ):
+        timeline.add_argument(flag, metavar="SECONDS", type=float, default=None, help=what)
 
 
 #: Every command, the one registry (never ``dir()``): name → (help, arguments, what runs it).

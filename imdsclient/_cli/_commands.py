@@ -13,27 +13,34 @@ import argparse
 import contextlib
 import io
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from imdsclient._cli import _exit_codes as codes
 from imdsclient._cli._exit_codes import CommandError
-from imdsclient.errors import HINTS, IMDSError, MetadataNotFoundError
+from imdsclient.errors import HINTS, MetadataNotFoundError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from imdsclient._cli._values import Form
     from imdsclient._client import IMDSClient
     from imdsclient._clock import Clock
+    from imdsclient._watch import InstanceEvent, Kind, WatchStatus
 
-__all__ = ["Command", "OutputError", "event_records", "flush_stdout", "watch_events"]
+__all__ = [
+    "HEARTBEAT",
+    "Command",
+    "OutputError",
+    "event_record",
+    "event_records",
+    "flush_stdout",
+    "format_record",
+    "watch_events",
+]
 
 Command = Callable[[argparse.Namespace], int]
 Record = dict[str, Any]
-
-#: How ``events --watch`` waits between polls; tests replace it to run the loop without sleeping.
-_sleep: Callable[[float], None] = time.sleep
-
 
 # -- helpers --------------------------------------------------------------------------------
 
@@ -390,93 +397,146 @@ def cmd_completion(args: argparse.Namespace) -> int:
 
 # -- events ---------------------------------------------------------------------------------
 
+#: Seconds between heartbeat lines of ``events --watch`` on a terminal.
+HEARTBEAT = 60.0
+
+
+def event_record(event: InstanceEvent) -> Record:
+    """One event as a flat record: ``kind``, ``seen_at``, then the detail's fields (``state``
+    for a lifecycle state), as ``events`` prints it."""
+    detail = event.detail
+    fields = {"state": detail} if isinstance(detail, str) else detail.model_dump(mode="json")
+    record: Record = {"kind": event.kind, "seen_at": f"{event.seen_at:%Y-%m-%dT%H:%M:%SZ}"}
+    record.update((k, v) for k, v in fields.items() if k not in record)
+    return record
+
 
 def event_records(imds: IMDSClient) -> list[Record]:
-    """Every current event as a flat record: spot notice, rebalance, scheduled events."""
-    records: list[Record] = []
-    spot = imds.spot_instance_action()
-    if spot is not None:
-        records.append({"type": "spot-instance-action", **spot.model_dump(mode="json")})
-    rebalance = imds.rebalance_recommendation()
-    if rebalance is not None:
-        records.append({"type": "rebalance-recommendation", **rebalance.model_dump(mode="json")})
-    for event in imds.scheduled_events():
-        records.append({"type": "scheduled-event", **event.model_dump(mode="json")})
-    return records
+    """What is pending now, as the first poll of ``watch()`` would report it; a failure raises."""
+    from datetime import datetime, timezone
+
+    from imdsclient._watch import Tracker
+
+    now = datetime.now(timezone.utc)
+    current: tuple[tuple[Kind, Any], ...] = (
+        ("spot-interruption", imds.spot_instance_action()),
+        ("rebalance-recommendation", imds.rebalance_recommendation()),
+        ("scheduled-event", imds.scheduled_events()),
+        ("lifecycle-state", imds.autoscaling_target_lifecycle_state()),
+    )
+    tracker = Tracker()
+    return [
+        event_record(event) for kind, value in current for event in tracker.update(kind, value, now)
+    ]
 
 
-def _format_record(record: Record, as_json: bool) -> str:
+def format_record(record: Record, as_json: bool) -> str:
+    """A JSON line, or ``KIND key=value ...`` with every value quoted for a POSIX shell."""
+    import json
+
     if as_json:
-        import json
-
         return json.dumps(record, separators=(",", ":"), ensure_ascii=False)
-    fields = " ".join(f"{k}={v}" for k, v in record.items() if k != "type" and v is not None)
-    return f"{record['type']} {fields}"
+    import shlex
+
+    def text(value: object) -> str:
+        return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+    fields = [
+        f"{k}={shlex.quote(text(v))}" for k, v in record.items() if k != "kind" and v is not None
+    ]
+    return " ".join([shlex.quote(record["kind"]), *fields])
 
 
 def watch_events(
-    poll: Callable[[], list[Record]],
+    imds: IMDSClient,
     emit: Callable[[Record], None],
     *,
     interval: float,
-    sleep: Callable[[float], None] = time.sleep,
     max_polls: int | None = None,
-    warn: Callable[[str], None] | None = None,
+    count: int | None = None,
+    notes: TextIO | None = None,
 ) -> int:
-    """Poll until ``max_polls`` (or forever) and emit each record not seen before, once.
+    """``events --watch``: ``emit`` each event ``imds.watch()`` yields; the number emitted.
 
-    A record that changes (a scheduled event going from ``active`` to ``completed``) counts as
-    new. A failure on the first poll propagates (a misconfiguration should fail fast); later
-    failures are reported through ``warn`` and polling goes on. Returns the number of polls.
+    Stops after ``max_polls`` polls or ``count`` events (default: never).  ``notes`` (stderr
+    when it is a terminal) gets a start line and, every :data:`HEARTBEAT` seconds, a line
+    saying the watch is alive (and which sources it cannot read, if any).
     """
-    import json
+    emitted = 0
+    last_note: datetime | None = None
 
-    seen: set[str] = set()
-    polls = 0
-    while True:
-        try:
-            records = poll()
-        except IMDSError as exc:
-            if polls == 0:
-                raise
-            if warn is not None:
-                warn(f"poll failed, will retry: {exc}")
-            records = []
-        polls += 1
-        for record in records:
-            key = json.dumps(record, sort_keys=True, default=str)
-            if key not in seen:
-                seen.add(key)
-                emit(record)
-        if max_polls is not None and polls >= max_polls:
-            return polls
-        sleep(interval)
+    def heartbeat(status: WatchStatus) -> None:
+        nonlocal last_note
+        if notes is None:
+            return
+        if last_note is not None and (status.seen_at - last_note).total_seconds() < HEARTBEAT:
+            return
+        if last_note is not None:
+            blind = f"; cannot read {', '.join(status.blind)}" if status.blind else ""
+            when = f"{status.seen_at:%Y-%m-%dT%H:%M:%SZ}"
+            _note(
+                notes, f"still watching: {status.polls} polls, {emitted} events, last {when}{blind}"
+            )
+        last_note = status.seen_at
+
+    if notes is not None:
+        every = f"{interval:g}"
+        _note(notes, f"watching {imds.config.base_url} for events every {every} s (Ctrl-C to stop)")
+    try:
+        for event in imds.watch(interval=interval, max_polls=max_polls, on_poll=heartbeat):
+            emit(event_record(event))
+            emitted += 1
+            if count is not None and emitted >= count:
+                break
+    except KeyboardInterrupt:  # Ctrl-C is the normal way to stop
+        if notes is not None:
+            _note(notes, f"stopped after {emitted} events")
+    return emitted
+
+
+def _note(stream: TextIO, text: str) -> None:
+    stream.write(f"imdsclient: {text}\n")
+    stream.flush()
+
+
+def _is_terminal(stream: TextIO | None) -> bool:
+    try:
+        return stream is not None and stream.isatty()
+    except (OSError, ValueError):  # closed or detached
+        return False
 
 
 def cmd_events(args: argparse.Namespace) -> int:
     """``events [--watch]``: one line per event (JSON lines with ``--json``)."""
+    watch_only = [
+        flag
+        for flag, value in (
+            ("--interval", args.interval),
+            ("--max-polls", args.max_polls),
+            ("--count", args.count),
+        )
+        if value is not None
+    ]
+    if watch_only and not args.watch:
+        raise ValueError(f"--watch is needed for {', '.join(watch_only)}")
 
     def emit(record: Record) -> None:
-        _print(_format_record(record, args.json))
+        _print(format_record(record, args.json))
         flush_stdout()
-
-    def warn(message: str) -> None:
-        print(f"imdsclient: warning: {message}", file=sys.stderr)
 
     with _client(args) as imds:
         if not args.watch:
             for record in event_records(imds):
                 emit(record)
             return codes.OK
-        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is the normal way to stop
-            watch_events(
-                lambda: event_records(imds),
-                emit,
-                interval=args.interval,
-                sleep=_sleep,
-                max_polls=args.max_polls,
-                warn=warn,
-            )
+        watch_events(
+            imds,
+            emit,
+            interval=args.interval if args.interval is not None else 5.0,
+            max_polls=args.max_polls,
+            count=args.count,
+            notes=sys.stderr if _is_terminal(sys.stderr) else None,
+        )
     return codes.OK
 
 
@@ -526,6 +586,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """``serve``: the simulator in the foreground until Ctrl-C; the first line holds the URL."""
     import imdsclient.testing
     from imdsclient._cli._serve_args import knobs_from
+    from imdsclient.testing import Timeline
 
     knobs = knobs_from(args)  # ValueError (a bad --tree): a usage error, before anything starts
     try:
@@ -535,6 +596,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
             out=sys.stdout if sys.stdout is not None else io.StringIO(),  # `>&-`: just serve
             log_requests=bool(args.log_requests or args.verbose),
             **knobs,
+            timeline=Timeline.from_seconds(
+                spot_interruption=args.spot_interruption_in,
+                rebalance=args.rebalance_in,
+                maintenance=args.maintenance_in,
+                autoscaling_terminate=args.asg_terminate_in,
+            ),
         )
     except OSError as exc:  # port in use, address not available, ...
         print(

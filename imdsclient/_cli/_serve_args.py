@@ -52,8 +52,10 @@ FLAGS: dict[str, str] = {
     "fault_seed": "--fault-seed",
 }
 
-PYTHON_ONLY = frozenset({"clock"})
-"""Knobs a command line cannot express (an object)."""
+PYTHON_ONLY = frozenset({"clock", "timeline"})
+"""Knobs a command line cannot express as one flag (objects): a ``Timeline`` is built from the
+``--spot-interruption-in``, ``--rebalance-in``, ``--maintenance-in`` and ``--asg-terminate-in``
+flags instead."""
 
 _LIFE_CYCLES = ("on-demand", "spot", "scheduled", "capacity-block")
 _AUTOSCALING = (

@@ -2,8 +2,9 @@
 
 ``IMDSSimulator`` behaves like the EC2 Instance Metadata Service (tokens, 401/403/404/405, legacy
 and hop-limit modes, throttling, faults, rotating credentials, spot and maintenance events, a
-closed connection after every answer), so the client and users' own code can be tested off EC2.
-The pytest plugin in ``plugin`` wraps it in the ``imds_simulator`` fixture. See
+closed connection after every answer), so the client and users' own code can be tested off EC2;
+a ``Timeline`` plays an instance's lifecycle on its clock. The pytest plugin in ``plugin`` wraps
+it in the ``imds_simulator`` fixture. See
 ``docs/testing.md``.
 """
 
@@ -14,6 +15,7 @@ from imdsclient.testing._fake_clock import FakeClock
 from imdsclient.testing._serve import serve
 from imdsclient.testing._server import IMDSSimulator
 from imdsclient.testing._state import FaultKind, Reply, RequestRecord, SimulatorState
+from imdsclient.testing._timeline import Timeline
 
 __all__ = [
     "FakeClock",
@@ -22,6 +24,7 @@ __all__ = [
     "Reply",
     "RequestRecord",
     "SimulatorState",
+    "Timeline",
     "instant_retries",
     "serve",
 ]

@@ -29,6 +29,7 @@ from typing import IO, Literal, TypeVar
 from imdsclient.testing._faults import FaultKind
 from imdsclient.testing._http import BadRequest, Head, parse_head, read_head, serialise
 from imdsclient.testing._state import AUTO, TOKEN_HEADER, TTL_HEADER, SimulatorState, _Auto
+from imdsclient.testing._timeline import Timeline
 from imdsclient.testing._wire import Reply, SimulatorClock, error_page, http_date
 
 __all__ = ["DEFAULT_TTL", "IMDSSimulator"]
@@ -103,6 +104,7 @@ class IMDSSimulator(SimulatorState):
             ``HttpPutResponseHopLimit``, 1-64); everything else leaves with 64. None: the OS
             default for everything.
         request_log: a text stream that gets one line per request (no secrets in it).
+        timeline: a ``Timeline`` of lifecycle changes to play on the simulator's clock.
     """
 
     def __init__(
@@ -144,6 +146,7 @@ class IMDSSimulator(SimulatorState):
         idle_timeout: float = 60.0,
         put_response_hop_limit: int | None = None,
         request_log: IO[str] | None = None,
+        timeline: Timeline | None = None,
     ) -> None:
         super().__init__(
             tree,
@@ -174,6 +177,7 @@ class IMDSSimulator(SimulatorState):
             fault_kinds=fault_kinds,
             fault_seed=fault_seed,
             log_limit=log_limit,
+            timeline=timeline,
         )
         self.host = host
         self.port = port

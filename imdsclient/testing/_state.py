@@ -45,6 +45,8 @@ from imdsclient.testing._wire import (
 if TYPE_CHECKING:
     import httpx
 
+    from imdsclient.testing._timeline import Timeline
+
 __all__ = [
     "AUTO",
     "FAULT_KINDS",
@@ -117,6 +119,7 @@ class SimulatorState(InstanceKnobs, NoticeMethods):
         fault_kinds: Iterable[FaultKind] = ("error", "reset"),
         fault_seed: int | None = None,
         log_limit: int | None = 100_000,
+        timeline: Timeline | None = None,
     ) -> None:
         self._lock = threading.RLock()
         self._clock: SimulatorClock = clock if clock is not None else RealClock()
@@ -168,6 +171,9 @@ class SimulatorState(InstanceKnobs, NoticeMethods):
                 self.add_scheduled_event(**event)  # type: ignore[arg-type]
         if fault_rate:
             self.fault_rate(fault_rate, fault_kinds, seed=fault_seed)
+        self._timeline: Timeline | None = None
+        if timeline is not None:
+            self.play(timeline)
 
     # ---------------------------------------------------------------- knobs with validation
 
@@ -335,6 +341,13 @@ class SimulatorState(InstanceKnobs, NoticeMethods):
         with self._lock:
             self._faults.clear()
 
+    def play(self, timeline: Timeline) -> None:
+        """Start ``timeline`` (in place of any playing): from now on each request first applies
+        the steps whose time has come, in order (``imdsclient.testing.Timeline``)."""
+        with self._lock:
+            timeline.start(self._clock)
+            self._timeline = timeline
+
     # ---------------------------------------------------------------- request log
 
     @property
@@ -376,6 +389,8 @@ class SimulatorState(InstanceKnobs, NoticeMethods):
         lowered = {name.lower(): value for name, value in headers.items()}
         path = _SLASHES.sub("/", target.split("?", 1)[0].split("#", 1)[0])
         with self._lock:
+            if self._timeline is not None:
+                self._timeline.advance(self, self._clock)
             reply = self._decide(method, path, lowered)
             status = reply.status if reply.action == "send" else None
             self._log.append(RequestRecord(method, target, lowered, status, self._clock.time()))

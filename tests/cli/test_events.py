@@ -1,155 +1,250 @@
-"""`events`: one line per event, and `--watch` printing each new event once."""
+"""`events`: what is pending now, one line each; `--watch` built on `IMDSClient.watch()`: each
+new or changed event once, shell-quoted text or JSON lines, notes on a terminal only."""
 
 from __future__ import annotations
 
+import io
 import json
-from datetime import datetime, timezone
-from typing import Any, Callable
+import os
+import shlex
+import signal
+import subprocess
+import sys
+from typing import Any
 
+import httpx
 import pytest
 
 from imdsclient import IMDSClient
+from imdsclient._api.lifecycle import TARGET_LIFECYCLE_PATH
 from imdsclient._cli import _commands
-from imdsclient.errors import IMDSConnectionError
-from imdsclient.testing import IMDSSimulator
+from imdsclient._cli import _exit_codes as codes
+from imdsclient.testing import FakeClock, IMDSSimulator, SimulatorState, Timeline
 from tests.cli.conftest import Cli
 
+WAIT = 30.0  # a guard against a hang, never a measurement
 
-def test_no_events_prints_nothing(cli: Cli, imds_simulator: IMDSSimulator) -> None:
+
+class Terminal(io.StringIO):
+    """A captured stream that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def quiet(imds_simulator: IMDSSimulator) -> IMDSSimulator:
+    """The default simulator without an Auto Scaling group: nothing pending."""
+    imds_simulator.delete(TARGET_LIFECYCLE_PATH)
+    return imds_simulator
+
+
+def in_process(clock: FakeClock, timeline: Timeline | None = None) -> tuple[SimulatorState, Any]:
+    sim = SimulatorState(clock=clock, timeline=timeline)
+    sim.delete(TARGET_LIFECYCLE_PATH)
+    client = IMDSClient(clock=clock, transport=httpx.MockTransport(sim.handle_httpx))
+    return sim, client
+
+
+def test_no_events_prints_nothing(cli: Cli, quiet: IMDSSimulator) -> None:
     """A quiet instance: exit 0 and empty output."""
-    result = cli("--endpoint", imds_simulator.url, "events")
-    assert (result.code, result.out) == (0, "")
+    result = cli("--endpoint", quiet.url, "events")
+    assert (result.code, result.out, result.err) == (0, "", "")
 
 
-def test_each_kind_of_event_as_json_lines(cli: Cli, imds_simulator: IMDSSimulator) -> None:
-    """Spot notice, rebalance recommendation and a scheduled event: one JSON object each."""
-    imds_simulator.schedule_spot_interruption("stop")
-    imds_simulator.recommend_rebalance()
-    event_id = imds_simulator.add_scheduled_event("system-reboot")
-    result = cli("--endpoint", imds_simulator.url, "events", "--json")
+def test_each_kind_of_event_as_json_lines(cli: Cli, quiet: IMDSSimulator) -> None:
+    """Spot, rebalance, a scheduled event and the lifecycle state: one JSON object each, with
+    ``kind`` and ``seen_at`` first, in the order ``watch()`` yields them."""
+    quiet.schedule_spot_interruption("stop")
+    quiet.recommend_rebalance()
+    event_id = quiet.add_scheduled_event("system-reboot")
+    quiet.set(TARGET_LIFECYCLE_PATH, "InService")
+    result = cli("--endpoint", quiet.url, "events", "--json")
     records = [json.loads(line) for line in result.out.splitlines()]
-    assert [r["type"] for r in records] == [
-        "spot-instance-action",
+    assert [r["kind"] for r in records] == [
+        "spot-interruption",
         "rebalance-recommendation",
         "scheduled-event",
+        "lifecycle-state",
     ]
+    assert all(list(r)[:2] == ["kind", "seen_at"] and r["seen_at"].endswith("Z") for r in records)
     assert records[0]["action"] == "stop"
     assert records[0]["time"].endswith("Z")
     assert records[2]["event_id"] == event_id
-    assert records[2]["code"] == "system-reboot"
+    assert records[3]["state"] == "InService"
 
 
-def test_text_events_start_with_their_type(cli: Cli, imds_simulator: IMDSSimulator) -> None:
-    """Without --json: `TYPE key=value ...` lines."""
-    imds_simulator.schedule_spot_interruption("terminate")
-    result = cli("--endpoint", imds_simulator.url, "events")
-    assert result.out.startswith("spot-instance-action action=terminate time=")
+def test_text_lines_are_shell_quoted(cli: Cli, quiet: IMDSSimulator) -> None:
+    """``KIND key=value ...``: every value survives ``shlex.split`` exactly, whatever it holds."""
+    nasty = 'Reboot; rm -rf / $(id) `id` it\'s "quoted"\ttab'
+    quiet.add_scheduled_event("system-reboot", event_id="ev-1", description=nasty)
+    result = cli("--endpoint", quiet.url, "events")
+    (line,) = result.out.splitlines()
+    kind, *pairs = shlex.split(line)
+    fields = dict(pair.split("=", 1) for pair in pairs)
+    assert kind == "scheduled-event"
+    assert fields["description"] == nasty
+    assert fields["event_id"] == "ev-1"
+    assert "seen_at" in fields
 
 
-def test_watch_prints_each_new_event_once(imds_simulator: IMDSSimulator) -> None:
-    """Events appearing between polls are printed once each; a changed event counts as new."""
-    emitted: list[dict[str, Any]] = []
-    naps: list[float] = []
-
-    def reschedule() -> None:  # a completed event would move to events/maintenance/history
-        imds_simulator.clear_scheduled_events()
-        imds_simulator.add_scheduled_event(
-            "instance-stop", event_id="ev-1", not_before=datetime(2030, 1, 1, tzinfo=timezone.utc)
-        )
-
-    steps: list[Callable[[], object]] = [
-        lambda: imds_simulator.schedule_spot_interruption("terminate"),
-        lambda: None,
-        lambda: imds_simulator.add_scheduled_event(
-            "instance-stop", event_id="ev-1", state="active"
-        ),
-        reschedule,
-    ]
-
-    def sleep(seconds: float) -> None:
-        naps.append(seconds)
-        steps[len(naps) - 1]()
-
-    with IMDSClient(endpoint=imds_simulator.url) as imds:
-        polls = _commands.watch_events(
-            lambda: _commands.event_records(imds),
-            emitted.append,
-            interval=7.5,
-            sleep=sleep,
-            max_polls=5,
-        )
-    assert polls == 5
-    assert naps == [7.5] * 4
-    assert [(e["type"], e.get("state")) for e in emitted] == [
-        ("spot-instance-action", None),
-        ("scheduled-event", "active"),
-        ("scheduled-event", "active"),
-    ]
-    assert emitted[1]["not_before"] != emitted[2]["not_before"]
+def test_completed_events_are_not_printed(cli: Cli, quiet: IMDSSimulator) -> None:
+    """An ended maintenance event is not pending: no line (as ``watch()`` ignores it)."""
+    quiet.add_scheduled_event(state="completed")
+    quiet.add_scheduled_event(state="canceled")
+    assert cli("--endpoint", quiet.url, "events").out == ""
 
 
-def test_watch_keeps_going_after_a_failed_poll() -> None:
-    """A failure after the first poll is reported through warn, and polling continues."""
-    answers: list[Any] = [
-        [{"type": "a"}],
-        IMDSConnectionError("gone"),
-        [{"type": "a"}, {"type": "b"}],
-    ]
-    warnings: list[str] = []
-    emitted: list[dict[str, Any]] = []
-
-    def poll() -> list[dict[str, Any]]:
-        answer = answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return list(answer)
-
-    _commands.watch_events(
-        poll, emitted.append, interval=1, sleep=lambda s: None, max_polls=3, warn=warnings.append
-    )
-    assert emitted == [{"type": "a"}, {"type": "b"}]
-    assert len(warnings) == 1
-    assert "gone" in warnings[0]
-
-
-def test_watch_fails_fast_on_the_first_poll() -> None:
-    """A failure on the very first poll propagates (a misconfiguration should not loop)."""
-
-    def poll() -> list[dict[str, Any]]:
-        raise IMDSConnectionError("nothing there")
-
-    with pytest.raises(IMDSConnectionError):
-        _commands.watch_events(poll, lambda r: None, interval=1, sleep=lambda s: None)
-
-
-def test_watch_through_main_stops_after_max_polls(
-    cli: Cli, imds_simulator: IMDSSimulator, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--interval", "3"], "--interval"),
+        (["--max-polls", "2"], "--max-polls"),
+        (["--count", "1"], "--count"),
+        (["--interval", "3", "--count", "1"], "--interval, --count"),
+    ],
+)
+def test_watch_only_flags_need_watch(
+    cli: Cli, quiet: IMDSSimulator, flags: list[str], named: str
 ) -> None:
-    """`events --watch --json --max-polls 3`: the same notice printed once, exit 0."""
-    naps: list[float] = []
-    monkeypatch.setattr(_commands, "_sleep", naps.append)
-    imds_simulator.recommend_rebalance()
+    """Without --watch they are a usage error (exit 2) naming them; nothing is sent."""
+    result = cli("--endpoint", quiet.url, "events", *flags)
+    assert result.code == codes.USAGE
+    assert result.err == f"imdsclient: error: --watch is needed for {named}\n"
+    assert result.out == ""
+    assert quiet.count() == 0
+
+
+def test_watch_prints_each_new_or_changed_event_once(clock: FakeClock) -> None:
+    """Over 10 simulated minutes: each event of the timeline once, in order, nothing repeated."""
+    timeline = (
+        Timeline()
+        .autoscaling(in_service_at=0, terminated_at=400)
+        .maintenance(at=61, event_id="ev-1")
+        .spot_interruption(at=530)
+    )
+    sim, imds = in_process(clock, timeline)
+    emitted: list[dict[str, Any]] = []
+    with imds:
+        count = _commands.watch_events(imds, emitted.append, interval=7.5, max_polls=80)
+    assert count == len(emitted) == 4
+    what = {
+        "lifecycle-state": "state",
+        "scheduled-event": "event_id",
+        "spot-interruption": "action",
+    }
+    assert [(r["kind"], r[what[r["kind"]]]) for r in emitted] == [
+        ("lifecycle-state", "InService"),
+        ("scheduled-event", "ev-1"),
+        ("lifecycle-state", "Terminated"),
+        ("spot-interruption", "terminate"),
+    ]
+    assert clock.sleeps == [7.5] * 79
+    assert sim.count("GET") == 4 * 80
+
+
+def test_watch_stops_after_count_events(cli: Cli, quiet: IMDSSimulator) -> None:
+    """``--count 1`` exits after the first event (here at the first poll: no wait at all)."""
+    quiet.schedule_spot_interruption()
+    quiet.recommend_rebalance()
+    argv = ["events", "--watch", "--count", "1", "--json", "--max-polls", "2"]  # bounded
+    result = cli("--endpoint", quiet.url, *argv)
+    assert result.code == 0
+    assert [json.loads(line)["kind"] for line in result.out.splitlines()] == ["spot-interruption"]
+    assert quiet.count("GET") == 4
+
+
+def test_watch_with_one_poll_prints_what_is_pending(cli: Cli, quiet: IMDSSimulator) -> None:
+    """``--max-polls 1``: the first poll's events, then exit 0; nothing on a non-terminal stderr."""
+    quiet.recommend_rebalance()
+    result = cli("--endpoint", quiet.url, "events", "--watch", "--max-polls", "1")
+    assert (result.code, result.err) == (0, "")
+    assert result.out.startswith("rebalance-recommendation seen_at=")
+    assert " notice_time=" in result.out
+
+
+def test_a_terminal_gets_a_start_line(
+    cli: Cli, quiet: IMDSSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """stderr a terminal: one start line naming the endpoint and the interval."""
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
     result = cli(
-        "--endpoint", imds_simulator.url, "events", "--watch", "--json", "--max-polls", "3"
+        "--endpoint", quiet.url, "events", "--watch", "--max-polls", "1", "--interval", "2"
     )
     assert result.code == 0
-    assert [json.loads(line)["type"] for line in result.out.splitlines()] == [
-        "rebalance-recommendation"
-    ]
-    assert naps == [5.0, 5.0]
+    assert terminal.getvalue() == (
+        f"imdsclient: watching {quiet.url} for events every 2 s (Ctrl-C to stop)\n"
+    )
 
 
-def test_ctrl_c_ends_watch_cleanly_with_0(
-    cli: Cli, imds_simulator: IMDSSimulator, monkeypatch: pytest.MonkeyPatch
+def test_a_heartbeat_every_minute_says_it_is_alive_and_what_it_cannot_read(
+    clock: FakeClock,
 ) -> None:
-    """Ctrl-C while watching is the normal way out: exit 0, no traceback, output kept."""
+    """On a terminal, a line per simulated minute: polls, events, last poll, blind sources."""
+    sim, imds = in_process(clock)
+    sim.inject("error", count=100, path="/latest/meta-data/events/maintenance/scheduled")
+    notes = Terminal()
+    with imds:
+        _commands.watch_events(imds, lambda r: None, interval=5, max_polls=30, notes=notes)
+        url = imds.config.base_url
+    lines = notes.getvalue().splitlines()
+    assert lines[0] == f"imdsclient: watching {url} for events every 5 s (Ctrl-C to stop)"
+    assert lines[1:] == [
+        "imdsclient: still watching: 13 polls, 0 events, last 2026-01-01T00:01:00Z; "
+        "cannot read scheduled-event",
+        "imdsclient: still watching: 25 polls, 0 events, last 2026-01-01T00:02:00Z; "
+        "cannot read scheduled-event",
+    ]
 
-    def interrupt(seconds: float) -> None:
-        raise KeyboardInterrupt
 
-    monkeypatch.setattr(_commands, "_sleep", interrupt)
-    imds_simulator.schedule_spot_interruption()
-    result = cli("--endpoint", imds_simulator.url, "events", "--watch", "--interval", "0.5")
-    assert result.code == 0
-    assert result.out.startswith("spot-instance-action ")
-    assert "Traceback" not in result.err
+class Interrupting(FakeClock):
+    """A FakeClock whose ``n``-th sleep is Ctrl-C."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n = n
+
+    def sleep(self, seconds: float) -> None:
+        super().sleep(seconds)
+        if len(self.sleeps) == self.n:
+            raise KeyboardInterrupt
+
+
+def test_ctrl_c_ends_the_watch_quietly_with_a_note_on_a_terminal() -> None:
+    """KeyboardInterrupt while waiting: the events so far count, and the note says so."""
+    clock = Interrupting(3)
+    sim, imds = in_process(clock, Timeline().rebalance_recommendation(at=6))
+    notes = Terminal()
+    with imds:
+        emitted = _commands.watch_events(imds, lambda r: None, interval=5, notes=notes)
+    assert emitted == 1
+    assert notes.getvalue().splitlines()[-1] == "imdsclient: stopped after 1 events"
+    assert sim.count("GET") == 4 * 3
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGINT to a child process is POSIX")
+def test_ctrl_c_in_a_real_process_exits_0_without_a_traceback(quiet: IMDSSimulator) -> None:
+    """SIGINT to ``python -m imdsclient events --watch``: exit 0, output kept, no traceback."""
+    quiet.schedule_spot_interruption()
+    # --max-polls only bounds it should nothing be printed; SIGINT comes after poll 1
+    argv = ["--endpoint", quiet.url, "events", "--watch", "--max-polls", "3"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "imdsclient", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()  # printed by the first poll; then it waits 5 s
+        process.send_signal(signal.SIGINT)
+        rest, err = process.communicate(timeout=WAIT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err
+    assert first.startswith("spot-interruption seen_at=")
+    assert rest == ""
+    assert "Traceback" not in err

@@ -44,8 +44,10 @@ def run(flow: Flow[T], answer: Callable[[Request], Response], log: list[Any]) ->
                 value = run(effect.flow, answer, log)
             elif isinstance(effect, Sleep):
                 value = None
-            else:
+            elif isinstance(effect, Gather):
                 value = [run(sub, answer, log) for sub in effect.flows]
+            else:  # Emit: only watch() yields it, and no flow here does
+                raise TypeError(f"unexpected effect {effect!r}")
             error = None
         except Exception as exc:  # handed to the flow, as the shells do
             value, error = None, exc
