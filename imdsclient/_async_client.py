@@ -5,14 +5,25 @@ core."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import httpx
 
 from imdsclient._base import ClientBase
-from imdsclient._flow import Effect, Emit, Flow, Gather, Locked, Run, Send, Sleep
+from imdsclient._flow import (
+    Abandoned,
+    Effect,
+    Emit,
+    Flow,
+    Gather,
+    Locked,
+    Run,
+    Send,
+    Sleep,
+    interruptible,
+)
 from imdsclient._methods import AsyncMethods
 from imdsclient._transport import async_client, send_async
 
@@ -131,23 +142,28 @@ class AsyncIMDSClient(AsyncMethods, ClientBase):
             return await self._gather(effect.flows)
         raise TypeError(f"not an effect: {effect!r}")
 
-    async def _gather(self, flows: Any) -> list[Any]:
+    async def _gather(self, flows: Sequence[Flow[Any]]) -> list[Any]:
+        """Run the flows, 8 at a time; after a failure none starts another request, those in
+        flight finish, and the first failure is raised (nothing is sent after the call)."""
         limit = asyncio.Semaphore(GATHER_CONCURRENCY)
+        failed: list[BaseException] = []
 
         async def bounded(flow: Flow[Any]) -> Any:
             async with limit:
-                return await self._run(flow)
+                if failed:
+                    return None  # never started
+                try:
+                    return await self._run(interruptible(flow, lambda: bool(failed)))
+                except Abandoned:
+                    return None
+                except BaseException as exc:
+                    failed.append(exc)
+                    raise
 
-        tasks = [asyncio.ensure_future(bounded(flow)) for flow in flows]
-        try:
-            return list(await asyncio.gather(*tasks))
-        except BaseException:
-            # gather() leaves the siblings of a failed flow running: stop them, as the sync
-            # shell would never have started them, so nothing is sent after the call returns.
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            raise
+        results = await asyncio.gather(*(bounded(flow) for flow in flows), return_exceptions=True)
+        if failed:
+            raise failed[0]
+        return list(results)
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:

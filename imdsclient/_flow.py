@@ -17,6 +17,7 @@ from typing import Any, Callable, Generic, TypeVar, Union
 from imdsclient._protocol import Request
 
 __all__ = [
+    "Abandoned",
     "Effect",
     "Emit",
     "Flow",
@@ -26,6 +27,7 @@ __all__ = [
     "Send",
     "Sleep",
     "gather",
+    "interruptible",
     "locked",
     "operation",
 ]
@@ -134,3 +136,22 @@ class Run(Generic[T]):
     def fail(self, error: BaseException) -> None:
         """The effect failed: raised inside the flow at the next :meth:`effect`."""
         self._value, self._error = None, error
+
+
+class Abandoned(Exception):
+    """Raised inside a flow that :func:`interruptible` stops; it never leaves the shell."""
+
+
+def interruptible(flow: Flow[T], stopped: Callable[[], bool]) -> Flow[T]:
+    """``flow``, abandoned at its next effect once ``stopped()`` says so: a request already
+    sent finishes, no new one starts (cancelling one mid-connect leaks its socket on 3.9)."""
+    run = Run(flow)
+    while (effect := run.effect()) is not None:
+        if stopped():
+            flow.close()
+            raise Abandoned("a sibling flow failed")
+        try:
+            run.answer((yield effect))
+        except Exception as exc:  # handed to the flow, as the shells do
+            run.fail(exc)
+    return run.result

@@ -22,6 +22,7 @@ from imdsclient import (
     IMDSError,
     IMDSTimeoutError,
 )
+from imdsclient._async_client import GATHER_CONCURRENCY
 from imdsclient._protocol import TTL_HEADER
 from imdsclient.testing import FakeClock
 from tests.conftest import ENDPOINT
@@ -101,31 +102,32 @@ def test_tasks_share_one_token_fetch(imds: respx.Router, clock: FakeClock) -> No
 
 
 def test_a_failed_async_crawl_leaves_no_request_running(imds: respx.Router) -> None:
-    """When one read of a dump fails, the async shell cancels its siblings before raising."""
+    """When one read of a dump fails, no sibling starts another request; those in flight end
+    before the call raises (none is cancelled mid-connection), so nothing runs or sends after."""
     imds.put(TOKEN).respond(200, text="tok", headers={TTL_HEADER: "21600"})
-    imds.get("/latest/meta-data/").respond(200, text="\n".join(f"k{i}" for i in range(20)))
+    imds.get("/latest/meta-data/").respond(200, text="\n".join(f"k{i}" for i in range(40)))
     imds.get("/latest/meta-data/k0").respond(403)
-    release: list[asyncio.Event] = []  # made inside the loop (Python 3.9 binds at creation)
 
     async def slow_leaf(request: httpx.Request) -> httpx.Response:
-        await release[0].wait()  # held until the dump has failed
+        for _ in range(5):  # scheduling points, not waits: the failure lands meanwhile
+            await asyncio.sleep(0)
         return httpx.Response(200, text="v")
 
     leaves = imds.get(url__regex=r"/k[0-9]+$").mock(side_effect=slow_leaf)
 
-    async def main() -> tuple[int, int]:
-        release.append(asyncio.Event())
+    async def main() -> tuple[int, int, int]:
         async with AsyncIMDSClient(endpoint=ENDPOINT) as client:
             with pytest.raises(EndpointDisabledError):
                 await client.dump()
             left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             sent = leaves.call_count
-            release[0].set()
-            for _ in range(20):  # scheduling points, not waits: anything left would send now
+            for _ in range(20):  # anything still running would send now
                 await asyncio.sleep(0)
-            return len(left), leaves.call_count - sent
+            return len(left), sent, leaves.call_count - sent
 
-    assert asyncio.run(main()) == (0, 0)
+    left, sent, later = asyncio.run(main())
+    assert (left, later) == (0, 0)
+    assert sent < GATHER_CONCURRENCY  # of 39 leaves, only those already in flight were read
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
