@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -17,7 +17,7 @@ from imdsclient._methods import SyncMethods
 from imdsclient._transport import send_sync, sync_client
 
 if TYPE_CHECKING:
-    from imdsclient._watch import InstanceEvent, WatchStatus
+    pass
 
 __all__ = ["IMDSClient"]
 
@@ -54,38 +54,6 @@ class IMDSClient(SyncMethods, ClientBase):
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-    def watch(
-        self,
-        *,
-        interval: float = 5.0,
-        kinds: Iterable[str] | None = None,
-        blind_after: float = 30.0,
-        max_polls: int | None = None,
-        on_poll: Callable[[WatchStatus], object] | None = None,
-    ) -> Iterator[InstanceEvent]:
-        """Each new or changed event about the instance's future, as it appears (docs/watch.md).
-
-        Every ``interval`` seconds one poll reads the Spot notice, the rebalance recommendation,
-        the scheduled maintenance events and the Auto Scaling target lifecycle state (``kinds``
-        limits which): one GET each once the token is warm.  What is pending at the first poll
-        is yielded by it; after that an event is yielded again only when it changes.  A source
-        that cannot be read is logged and read again at the next poll; one unread for longer
-        than ``blind_after`` seconds is logged as a WARNING and listed in the ``WatchStatus``
-        passed to ``on_poll`` after each poll.  Only a first poll that can read nothing raises
-        (off EC2, IMDS disabled).  Runs until the caller stops iterating, or for ``max_polls``.
-        """
-        from imdsclient import _watch
-
-        flow = _watch.watch(
-            self._session,
-            interval=interval,
-            kinds=kinds,
-            blind_after=blind_after,
-            max_polls=max_polls,
-            on_poll=on_poll,
-        )
-        return self._stream(flow)
 
     # -- the effect interpreter ------------------------------------------------------------
 

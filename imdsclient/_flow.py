@@ -37,15 +37,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: The attribute :func:`operation` sets: the name of the client method generated for a flow.
 METHOD_NAME = "__imds_method__"
+#: The attribute :func:`operation` sets for a streaming flow: the type of what it emits.
+EMITS = "__imds_emits__"
 
 
-def operation(name: str | None = None) -> Callable[[F], F]:
+def operation(name: str | None = None, *, emits: str | None = None) -> Callable[[F], F]:
     """Mark a flow ``f(session, ...)`` as a public client operation named ``name`` (default:
     the function's own name); ``tools/generate_methods.py`` turns each mark into a method of
-    both clients, with the flow's signature (less ``session``) and docstring."""
+    both clients, with the flow's signature (less ``session``) and docstring.  A flow that
+    yields :class:`Emit` values names their type in ``emits``: its methods return an iterator
+    (an async one on the async client) of them."""
 
     def mark(flow: F) -> F:
         setattr(flow, METHOD_NAME, name or flow.__name__)
+        setattr(flow, EMITS, emits)
         return flow
 
     return mark

@@ -6,6 +6,7 @@ Do not edit: run ``python tools/generate_methods.py`` after changing an operatio
 from __future__ import annotations
 
 import builtins
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from imdsclient._api import values as _values
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from imdsclient._api import network as _network
     from imdsclient._api import public_keys as _public_keys
     from imdsclient._api import verified_identity as _verified_identity
+    from imdsclient._api import watch as _watch
     from imdsclient._flow import Flow
     from imdsclient._session import Session
 
@@ -31,6 +33,9 @@ class SyncMethods:
     _session: Session
 
     def _run(self, flow: Flow[T]) -> T:
+        raise NotImplementedError
+
+    def _stream(self, flow: Flow[None]) -> Iterator[Any]:
         raise NotImplementedError
 
     def dump(self, path: str = "", *, include_credentials: bool = False) -> builtins.dict[str, Any]:
@@ -214,6 +219,38 @@ class SyncMethods:
             )
         )
 
+    def watch(
+        self,
+        *,
+        interval: float = 5.0,
+        kinds: Iterable[str] | None = None,
+        blind_after: float = 30.0,
+        max_polls: int | None = None,
+        on_poll: Callable[[_watch.WatchStatus], object] | None = None,
+    ) -> Iterator[_watch.InstanceEvent]:
+        """Each new or changed event about the instance's future, as it appears (docs/watch.md).
+
+        Every ``interval`` seconds one poll reads the Spot notice, the rebalance recommendation,
+        the scheduled maintenance events and the Auto Scaling target lifecycle state (``kinds``
+        limits which): one GET each once the token is warm.  What is pending at the first poll
+        is yielded by it; after that an event is yielded again only when it changes.  A source
+        that cannot be read is logged and read again at the next poll; one unread for longer
+        than ``blind_after`` seconds is logged as a WARNING and listed in the ``WatchStatus``
+        passed to ``on_poll`` after each poll.  Only a first poll that can read nothing raises
+        (off EC2, IMDS disabled).  Runs until the caller stops iterating, or for ``max_polls``."""
+        from imdsclient._api import watch as _watch
+
+        return self._stream(
+            _watch.watch(
+                self._session,
+                interval=interval,
+                kinds=kinds,
+                blind_after=blind_after,
+                max_polls=max_polls,
+                on_poll=on_poll,
+            )
+        )
+
 
 class AsyncMethods:
     """Every public operation as a awaitable method; the shell provides ``_run``."""
@@ -221,6 +258,9 @@ class AsyncMethods:
     _session: Session
 
     async def _run(self, flow: Flow[T]) -> T:
+        raise NotImplementedError
+
+    def _stream(self, flow: Flow[None]) -> AsyncIterator[Any]:
         raise NotImplementedError
 
     async def dump(
@@ -405,5 +445,37 @@ class AsyncMethods:
         return await self._run(
             _verified_identity.verified_identity(
                 self._session, certificates=certificates, allow_dsa=allow_dsa
+            )
+        )
+
+    def watch(
+        self,
+        *,
+        interval: float = 5.0,
+        kinds: Iterable[str] | None = None,
+        blind_after: float = 30.0,
+        max_polls: int | None = None,
+        on_poll: Callable[[_watch.WatchStatus], object] | None = None,
+    ) -> AsyncIterator[_watch.InstanceEvent]:
+        """Each new or changed event about the instance's future, as it appears (docs/watch.md).
+
+        Every ``interval`` seconds one poll reads the Spot notice, the rebalance recommendation,
+        the scheduled maintenance events and the Auto Scaling target lifecycle state (``kinds``
+        limits which): one GET each once the token is warm.  What is pending at the first poll
+        is yielded by it; after that an event is yielded again only when it changes.  A source
+        that cannot be read is logged and read again at the next poll; one unread for longer
+        than ``blind_after`` seconds is logged as a WARNING and listed in the ``WatchStatus``
+        passed to ``on_poll`` after each poll.  Only a first poll that can read nothing raises
+        (off EC2, IMDS disabled).  Runs until the caller stops iterating, or for ``max_polls``."""
+        from imdsclient._api import watch as _watch
+
+        return self._stream(
+            _watch.watch(
+                self._session,
+                interval=interval,
+                kinds=kinds,
+                blind_after=blind_after,
+                max_polls=max_polls,
+                on_poll=on_poll,
             )
         )

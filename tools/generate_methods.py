@@ -32,7 +32,7 @@ Do not edit: run ``python tools/generate_methods.py`` after changing an operatio
 from __future__ import annotations
 
 import builtins
-from typing import TYPE_CHECKING, Any, TypeVar
+{abc}from typing import TYPE_CHECKING, Any, TypeVar
 
 {eager}
 if TYPE_CHECKING:
@@ -96,15 +96,24 @@ def _method(module: str, name: str, flow: Callable[..., Any], *, is_async: bool)
     body_doc = '"""' + "\n        ".join(doc_lines) + '"""' if doc_lines else '""""""'
     body_doc = body_doc.replace("\n        \n", "\n\n")
     call = f"_{module}.{flow.__name__}({', '.join(passed)})"
+    emits = getattr(flow, "__imds_emits__", None)
+    if emits is None:
+        returns = _return_type(module, flow)
+        body = f"return {'await ' if is_async else ''}self._run({call})"
+    else:  # a stream: an iterator of what the flow emits (async iterator on the async client)
+        returns = (
+            f"{'AsyncIterator' if is_async else 'Iterator'}[{_qualified(module, flow, emits)}]"
+        )
+        body = f"return self._stream({call})"
+    async_def = "async def" if is_async and emits is None else "def"
     lines = [
-        f"    {'async ' if is_async else ''}def {name}({', '.join(declared)}) -> "
-        f"{_return_type(module, flow)}:",
+        f"    {async_def} {name}({', '.join(declared)}) -> {returns}:",
         f"        {body_doc}",
     ]
     if module not in EAGER:
         lines.append(f"        from imdsclient._api import {module} as _{module}")
         lines.append("")
-    lines.append(f"        return {'await ' if is_async else ''}self._run({call})")
+    lines.append(f"        {body}")
     return "\n".join(lines)
 
 
@@ -123,7 +132,10 @@ def render() -> str:
     lazy_imports = [f"from imdsclient._api import {m} as _{m}" for m in sorted(typed)]
     lazy_imports += ["from imdsclient._flow import Flow", "from imdsclient._session import Session"]
     lazy = "".join(f"    {line}\n" for line in sorted(lazy_imports))
-    parts = [HEADER.format(eager=eager + "\n" if eager else "", lazy=lazy)]
+    names = ("AsyncIterator", "Callable", "Iterable", "Iterator")
+    used = [n for n in names if any(f"{n}[" in m for m in methods) or n.endswith("Iterator")]
+    abc = f"from collections.abc import {', '.join(used)}\n" if used else ""
+    parts = [HEADER.format(abc=abc, eager=eager + "\n" if eager else "", lazy=lazy)]
     for is_async in (False, True):
         cls = "AsyncMethods" if is_async else "SyncMethods"
         kind = "awaitable " if is_async else ""
@@ -132,6 +144,9 @@ def render() -> str:
             f'    """Every public operation as a {kind}method; the shell provides ``_run``."""\n\n'
             "    _session: Session\n\n"
             f"    {'async ' if is_async else ''}def _run(self, flow: Flow[T]) -> T:\n"
+            "        raise NotImplementedError\n\n"
+            "    def _stream(self, flow: Flow[None]) -> "
+            f"{'AsyncIterator' if is_async else 'Iterator'}[Any]:\n"
             "        raise NotImplementedError\n"
         )
         per_class = len(operations)
