@@ -19,11 +19,14 @@ Figures (docs/performance.md, "Network lab"):
    ``is_available()``.
 4. **Hop limit 1, container**: tokens required (the error) and optional (the first value).
 
-Timings are wall seconds of the call inside the namespace (not process start-up), medians with
-(min-max, IQR) over the runs, runs of different scenarios interleaved. Nothing is asserted: the
+Timings are wall seconds of the call inside the namespace (for one-shots, of the process),
+medians with (min-max, IQR) over the runs, scenarios interleaved. ``--baseline DIR`` adds an
+older imdsclient (``DIR/imdsclient``), alternating with this checkout's in every figure, so that
+before and after are measured in the same run. Nothing is asserted: the
 exit status is 1 only when the lab cannot be built.
 
-Usage: ``sudo python benchmarks/network_lab.py [--quick] [--rounds N] [--rate PPS] [--load N]``.
+Usage: ``sudo python benchmarks/network_lab.py [--quick] [--rounds N] [--rate PPS] [--load N]
+[--baseline DIR]``.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.network._lab
 
@@ -42,39 +45,44 @@ from _bench import Spread, machine, table
 
 from tests.network._lab import Lab, LabUnavailable, Namespace
 
+#: The imdsclient versions measured: name → environment that selects it (``None``: this one).
+Versions = dict[str, Optional[dict[str, str]]]
 
-def _one_shots(lab: Lab, rounds: int, rate: int, load: int) -> list[list[str]]:
+
+def _one_shots(lab: Lab, rounds: int, rate: int, load: int, versions: Versions) -> list[list[str]]:
     """Figure 1: one-shot processes under packet throttling and a background load."""
-    rows: list[list[str]] = []
-    codes: dict[str, Counter[str]] = {"imdsclient get": Counter(), "botocore fetcher": Counter()}
-    failures: dict[str, list[int]] = {name: [] for name in codes}
-    times: dict[str, list[float]] = {name: [] for name in codes}
+    names = [f"{name} get" for name in versions] + ["botocore fetcher"]
+    codes: dict[str, Counter[str]] = {name: Counter() for name in names}
+    failures: dict[str, list[int]] = {name: [] for name in names}
+    times: dict[str, list[float]] = {name: [] for name in names}
     dropped: list[int] = []
     for _ in range(rounds):
         with lab.serve():
             lab.reset()
             lab.throttle(rate)
-            spec = json.dumps({"threads": load, "seconds": 120})
+            spec = json.dumps({"threads": load, "seconds": 300})
             background = lab.spawn(
                 lab.instance, [sys.executable, str(lab.script("_probe.py")), "load", spec]
             )
             time.sleep(1.0)
-            failed = dict.fromkeys(codes, 0)
-            for _ in range(20):
-                done = lab.instance.cli("get", "instance-id", timeout=60)
-                codes["imdsclient get"][str(done.code)] += 1
-                failed["imdsclient get"] += done.code != 0
-                times["imdsclient get"].append(done.seconds)
+            failed = dict.fromkeys(names, 0)
+            for _ in range(20):  # the contenders alternate, one one-shot each
+                for name, env in versions.items():
+                    done = lab.instance.cli("get", "instance-id", env=env, timeout=60)
+                    codes[f"{name} get"][str(done.code)] += 1
+                    failed[f"{name} get"] += done.code != 0
+                    times[f"{name} get"].append(done.seconds)
                 answer = lab.instance.probe("botocore", {"calls": 1})
                 ok = bool(answer["calls"][0]["keys"])
                 codes["botocore fetcher"]["credentials" if ok else "{}"] += 1
                 failed["botocore fetcher"] += not ok
                 times["botocore fetcher"].append(answer["calls"][0]["seconds"])
             lab.end(background)
-            dropped.append(_dropped(lab.imds))
-            for name in codes:
+            dropped.append(lab.dropped("throttle"))
+            for name in names:
                 failures[name].append(failed[name])
-    for name in codes:
+    rows: list[list[str]] = []
+    for name in names:
         per_round = " / ".join(str(n) for n in failures[name])
         outcomes = ", ".join(f"{code}: {n}" for code, n in sorted(codes[name].items()))
         rows.append(
@@ -89,43 +97,44 @@ def _one_shots(lab: Lab, rounds: int, rate: int, load: int) -> list[list[str]]:
     return rows
 
 
-def _dropped(ns: Namespace) -> int:
-    listing = ns.run(["nft", "list", "table", "inet", "throttle"]).out
-    words = listing.split()
-    return int(words[words.index("packets") + 1]) if "packets" in words else -1
-
-
-def _concurrent(lab: Lab, rounds: int, rate: int) -> list[list[str]]:
+def _concurrent(lab: Lab, rounds: int, rate: int, versions: Versions) -> list[list[str]]:
     """Figure 2: threads and processes sharing the throttled link."""
-    rows: list[list[str]] = []
-    results: dict[str, list[dict[str, Any]]] = {"32 threads x 50": [], "8 processes x 4 x 50": []}
+    results: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for _ in range(rounds):
-        with lab.serve():
-            lab.reset()
-            lab.throttle(rate)
-            results["32 threads x 50"].append(
-                lab.instance.probe("threads", {"threads": 32, "gets": 50}, timeout=600)
-            )
-            spec = json.dumps({"threads": 4, "gets": 50})
-            argv = [sys.executable, str(lab.script("_probe.py")), "threads", spec]
-            processes = [lab.spawn(lab.instance, argv) for _ in range(8)]
-            answers = []
-            for process in processes:
-                out, _ = process.communicate(timeout=600)
-                answers.append(json.loads(out.strip().splitlines()[-1]))
-                lab.end(process)
-            errors: Counter[str] = Counter()
-            for answer in answers:
-                errors.update(answer["errors"])
-            seconds = max(answer["seconds"] for answer in answers)
-            results["8 processes x 4 x 50"].append({"errors": dict(errors), "seconds": seconds})
-    for name, runs in results.items():
+        for name, env in versions.items():  # A B A B: the versions alternate round by round
+            with lab.serve():
+                lab.reset()
+                lab.throttle(rate)
+                threads = lab.instance.probe(
+                    "threads", {"threads": 32, "gets": 50}, env=env, timeout=600
+                )
+                results.setdefault((name, "32 threads x 50"), []).append(threads)
+                spec = json.dumps({"threads": 4, "gets": 50})
+                argv = [sys.executable, str(lab.script("_probe.py")), "threads", spec]
+                processes = [lab.spawn(lab.instance, argv, env=env) for _ in range(8)]
+                answers = []
+                for process in processes:
+                    out, _ = process.communicate(timeout=600)
+                    answers.append(json.loads(out.strip().splitlines()[-1]))
+                    lab.end(process)
+                errors: Counter[str] = Counter()
+                for answer in answers:
+                    errors.update(answer["errors"])
+                    for message in answer["messages"]:
+                        print(f"   {name}: {message[:160]}", file=sys.stderr)
+                seconds = max(answer["seconds"] for answer in answers)
+                results.setdefault((name, "8 processes x 4 x 50"), []).append(
+                    {"errors": dict(errors), "seconds": seconds}
+                )
+    rows: list[list[str]] = []
+    for (name, load), runs in sorted(results.items(), key=lambda item: item[0][1]):
         errors_per_round = " / ".join(str(sum(r["errors"].values())) for r in runs)
         kinds: Counter[str] = Counter()
         for run in runs:
             kinds.update(run["errors"])
         rows.append(
             [
+                load,
                 name,
                 errors_per_round,
                 ", ".join(f"{k} {v}" for k, v in kinds.items()) or "-",
@@ -135,7 +144,7 @@ def _concurrent(lab: Lab, rounds: int, rate: int) -> list[list[str]]:
     return rows
 
 
-def _off_ec2(lab: Lab, runs: int) -> list[list[str]]:
+def _off_ec2(lab: Lab, runs: int, versions: Versions) -> list[list[str]]:
     """Figure 3: silence, no route, ICMP unreachable."""
     scenarios: dict[str, tuple[Namespace, str | None]] = {
         "silent drop": (lab.instance, "drop"),
@@ -150,37 +159,45 @@ def _off_ec2(lab: Lab, runs: int) -> list[list[str]]:
                 lab.reset()
                 if verdict is not None:
                     lab.network(verdict)
-                for what in ("imdsclient first call", "is_available()", "botocore fetcher"):
-                    if what.startswith("imdsclient"):
-                        answer = ns.probe("get")
-                        seconds, outcome = answer["seconds"], answer.get("error", "value")
-                    elif what.startswith("is_"):
-                        answer = ns.probe("available")
-                        seconds, outcome = answer["seconds"], str(answer["value"])
-                    else:
-                        answer = ns.probe("botocore", {"calls": 1})
-                        call = answer["calls"][0]
-                        seconds, outcome = call["seconds"], "credentials" if call["keys"] else "{}"
-                    samples.setdefault((name, what), []).append(seconds)
-                    outcomes.setdefault((name, what), set()).add(outcome)
-                cli = ns.cli("get", "instance-id")
-                outcomes.setdefault((name, "CLI exit code"), set()).add(str(cli.code))
+                for version, env in versions.items():
+                    answer = ns.probe("get", env=env)
+                    key = (name, f"{version}: first call")
+                    samples.setdefault(key, []).append(answer["seconds"])
+                    outcomes.setdefault(key, set()).add(answer.get("error", "value"))
+                    answer = ns.probe("available", env=env)
+                    key = (name, f"{version}: is_available()")
+                    samples.setdefault(key, []).append(answer["seconds"])
+                    outcomes.setdefault(key, set()).add(str(answer["value"]))
+                    cli = ns.cli("get", "instance-id", env=env)
+                    outcomes.setdefault((name, f"{version}: CLI"), set()).add(str(cli.code))
+                answer = ns.probe("botocore", {"calls": 1})
+                call = answer["calls"][0]
+                key = (name, "botocore fetcher")
+                samples.setdefault(key, []).append(call["seconds"])
+                outcomes.setdefault(key, set()).add("credentials" if call["keys"] else "{}")
+    return _timing_rows(samples, outcomes)
+
+
+def _timing_rows(
+    samples: dict[tuple[str, str], list[float]], outcomes: dict[tuple[str, str], set[str]]
+) -> list[list[str]]:
     rows = []
     for (name, what), values in samples.items():
-        exit_codes = ", ".join(sorted(outcomes[(name, "CLI exit code")]))
+        version = what.split(":")[0]
+        cli = outcomes.get((name, f"{version}: CLI"))
         rows.append(
             [
                 name,
                 what,
                 Spread.of(values).show("{:.3f}"),
                 ", ".join(sorted(outcomes[(name, what)])),
-                exit_codes if what.startswith("imdsclient") else "",
+                ", ".join(sorted(cli)) if cli and what.endswith("first call") else "",
             ]
         )
     return rows
 
 
-def _hop_limit(lab: Lab, runs: int) -> list[list[str]]:
+def _hop_limit(lab: Lab, runs: int, versions: Versions) -> list[list[str]]:
     """Figure 4: hop limit 1 seen from the container, tokens required and optional."""
     samples: dict[tuple[str, str], list[float]] = {}
     outcomes: dict[tuple[str, str], set[str]] = {}
@@ -189,30 +206,20 @@ def _hop_limit(lab: Lab, runs: int) -> list[list[str]]:
             with lab.serve(http_tokens=tokens):
                 lab.reset()
                 lab.hop_limit(1)
-                answer = lab.container.probe("get")
-                key = (tokens, "imdsclient first call")
-                samples.setdefault(key, []).append(answer["seconds"])
-                outcomes.setdefault(key, set()).add(answer.get("error", "value"))
-                cli = lab.container.cli("get", "instance-id")
-                outcomes.setdefault((tokens, "CLI"), set()).add(str(cli.code))
+                setting = f"tokens {tokens}"
+                for version, env in versions.items():
+                    answer = lab.container.probe("get", env=env)
+                    key = (setting, f"{version}: first call")
+                    samples.setdefault(key, []).append(answer["seconds"])
+                    outcomes.setdefault(key, set()).add(answer.get("error", "value"))
+                    cli = lab.container.cli("get", "instance-id", env=env)
+                    outcomes.setdefault((setting, f"{version}: CLI"), set()).add(str(cli.code))
                 answer = lab.container.probe("botocore", {"calls": 1})
                 call = answer["calls"][0]
-                key = (tokens, "botocore fetcher")
+                key = (setting, "botocore fetcher")
                 samples.setdefault(key, []).append(call["seconds"])
                 outcomes.setdefault(key, set()).add("credentials" if call["keys"] else "{}")
-    rows = []
-    for (tokens, what), values in samples.items():
-        exit_codes = ", ".join(sorted(outcomes[(tokens, "CLI")]))
-        rows.append(
-            [
-                f"tokens {tokens}",
-                what,
-                Spread.of(values).show("{:.3f}"),
-                ", ".join(sorted(outcomes[(tokens, what)])),
-                exit_codes if what.startswith("imdsclient") else "",
-            ]
-        )
-    return rows
+    return _timing_rows(samples, outcomes)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -221,6 +228,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, help="rounds of each figure (default 3)")
     parser.add_argument("--rate", type=int, default=300, help="packets/s towards IMDS (300)")
     parser.add_argument("--load", type=int, default=16, help="background load threads (16)")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="DIR",
+        help="also run the imdsclient package in DIR/imdsclient (e.g. `git archive main "
+        "imdsclient | tar -x -C DIR`), alternating with this checkout's",
+    )
     args = parser.parse_args(argv)
     rounds = args.rounds or (1 if args.quick else 3)
     try:
@@ -229,22 +243,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"the network lab cannot run here: {exc}", file=sys.stderr)
         return 1
     with lab:
+        versions: Versions = {"imdsclient": None}
+        if args.baseline is not None:
+            versions["baseline"] = lab.add_source("baseline", args.baseline)
         print(f"network lab ({lab.prefix}); {machine()}\n")
         print(
             f"1. packet throttling at {args.rate} packets/s towards IMDS, background load of "
             f"{args.load} keep-alive GET loops; {rounds} round(s) of 20 one-shots each"
         )
         headers = ["one-shot", "failures per round", "outcomes", "seconds", "packets dropped"]
-        print(table(headers, _one_shots(lab, rounds, args.rate, args.load)))
+        print(table(headers, _one_shots(lab, rounds, args.rate, args.load, versions)))
         print(f"\n2. the same limit, no background load; {rounds} round(s)")
-        headers = ["load", "errors per round", "kinds", "seconds"]
-        print(table(headers, _concurrent(lab, rounds, args.rate)))
+        headers = ["load", "version", "errors per round", "kinds", "seconds"]
+        print(table(headers, _concurrent(lab, rounds, args.rate, versions)))
         runs = max(rounds, 3)
         print(f"\n3. off EC2 (default settings); {runs} run(s), scenarios interleaved")
         headers = ["network", "what", "seconds", "outcome", "CLI exit code"]
-        print(table(headers, _off_ec2(lab, runs)))
+        print(table(headers, _off_ec2(lab, runs, versions)))
         print(f"\n4. hop limit 1, from the container; {runs} run(s)")
-        print(table(headers, _hop_limit(lab, runs)))
+        headers = ["instance setting", "what", "seconds", "outcome", "CLI exit code"]
+        print(table(headers, _hop_limit(lab, runs, versions)))
         lab.check_safety()
     return 0
 

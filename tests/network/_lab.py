@@ -24,7 +24,7 @@ too-low ``HttpPutResponseHopLimit`` does on EC2.
 
 Safety: every command that may send traffic runs through :meth:`Namespace.run` /
 :meth:`Lab.spawn`, which always prefix ``ip netns exec <lab namespace>``; namespaces are
-named ``imdslab-<pid>-<role>``; every process is ended by its PID; :meth:`Lab.close` removes
+named ``imdslab-<pid>-<n>-<role>``; every process is ended by its PID; :meth:`Lab.close` removes
 every namespace, and :meth:`Lab.check_safety` proves the main namespace gained no interface and
 no lab namespace has a default route.
 """
@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -69,6 +70,7 @@ User = Optional[tuple[int, int]]
 UNPRIVILEGED: tuple[int, int] = (1000, 1000)
 
 _STALE = re.compile(r"^imdslab-(\d+)-")
+_LABS = itertools.count(1)  # labs built by this process: each gets its own names
 
 
 class LabUnavailable(Exception):
@@ -218,19 +220,41 @@ class Server:
         self.lab = lab
         self.process = process
         self.name = name
-        self.lines: list[str] = []
+        self._pending = b""
 
     def readline(self, timeout: float = 10.0) -> str:
-        """The next stdout line, waiting at most ``timeout`` seconds."""
-        assert self.process.stdout is not None
-        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
-        if not ready:
+        """The next stdout line, waiting at most ``timeout`` seconds.
+
+        Read from the pipe's descriptor, never through Python's buffered reader: lines that
+        reader had already pulled in would be invisible to ``select``.
+        """
+        line = self._next_line(timeout)
+        if line is None:
             raise AssertionError(f"{self.name}: no output within {timeout:g} s")
-        line = self.process.stdout.readline()
-        if not line:
-            err = self.process.stderr.read() if self.process.stderr else ""
-            raise AssertionError(f"{self.name} exited ({self.process.poll()}): {err}")
-        return line.strip()
+        return line
+
+    def _next_line(self, timeout: float) -> str | None:
+        assert self.process.stdout is not None
+        fd = self.process.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._pending:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                err = self.process.stderr.read() if self.process.stderr else ""
+                raise AssertionError(f"{self.name} exited ({self.process.poll()}): {err}")
+            self._pending += chunk
+        line, _, self._pending = self._pending.partition(b"\n")
+        return line.decode().strip()
+
+    def drain(self, quiet: float = 0.3) -> list[str]:
+        """Every stdout line so far, until ``quiet`` seconds pass without one."""
+        lines: list[str] = []
+        while (line := self._next_line(quiet)) is not None:
+            lines.append(line)
+        return lines
 
     def ask(self, command: str) -> Any:
         """Send one command line and return its JSON answer (``_labserver.py``)."""
@@ -243,9 +267,13 @@ class Server:
         """Change simulator knobs while it serves."""
         self.ask(f"set {json.dumps(knobs)}")
 
+    def call(self, method: str, **kwargs: Any) -> None:
+        """Call a simulator method, e.g. ``call("inject", kind="reset")``."""
+        self.ask(f"call {method} {json.dumps(kwargs)}")
+
     def log(self) -> list[tuple[str, str, int | None]]:
         """The simulator's request log: (method, path, status)."""
-        return [(m, p, s) for m, p, s in self.ask("log")]
+        return [(m, p, s) for m, p, s, *_ in self.ask("log")]
 
     def count(self, method: str) -> int:
         """How many requests with ``method`` the simulator saw."""
@@ -277,7 +305,7 @@ class Lab:
         reason = lab_unavailable_reason()
         if reason is not None:
             raise LabUnavailable(reason)
-        self.prefix = f"imdslab-{os.getpid()}"
+        self.prefix = f"imdslab-{os.getpid()}-{next(_LABS)}"
         self.workdir = Path(tempfile.mkdtemp(prefix=f"{self.prefix}-"))
         self.workdir.chmod(0o755)
         self._processes: list[subprocess.Popen[str]] = []
@@ -312,6 +340,15 @@ class Lab:
         (self.workdir / "home").mkdir(mode=0o777)
         (self.workdir / "home").chmod(0o777)
 
+    def add_source(self, name: str, package_parent: Path) -> dict[str, str]:
+        """Another ``imdsclient`` (``package_parent/imdsclient``, e.g. an older checkout) copied
+        next to this one; the returned environment makes lab processes run it instead."""
+        target = self.workdir / name
+        shutil.copytree(package_parent / "imdsclient", target / "imdsclient")
+        for path in [target, *target.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        return {"PYTHONPATH": str(target)}
+
     def script(self, name: str) -> Path:
         """A lab script's copy (readable by every UID)."""
         return self.workdir / name
@@ -343,6 +380,8 @@ class Lab:
         _host("ip", "-n", ctr, "route", "add", f"{IMDS_IP}/32", "via", "169.254.200.1")
         _host("ip", "-n", imds, "route", "add", "169.254.200.0/24", "via", "169.254.100.2")
         self.instance.sh("sysctl", "-qw", "net.ipv4.ip_forward=1")
+        for ns in (self.imds, self.instance):  # every REJECT answers, however many tests ask
+            ns.sh("sysctl", "-qw", "net.ipv4.icmp_ratelimit=0")
         try:
             self.imds.nft("table inet probe { }\n")
             self.imds.flush()
@@ -378,8 +417,8 @@ class Lab:
             "AWS_SHARED_CREDENTIALS_FILE": str(self.workdir / "no-aws-credentials"),
             "PYTHONDONTWRITEBYTECODE": "1",
         }
-        if user is not None:
-            env["PYTHONPATH"] = str(self.workdir / "src")
+        # Every process runs this process's imdsclient (copied), whichever interpreter it is.
+        env["PYTHONPATH"] = str(self.workdir / "src")
         env.update(extra or {})
         return env
 
@@ -391,6 +430,11 @@ class Lab:
         if python is None:
             raise LabUnavailable(self._user.reason)
         return python
+
+    @property
+    def user_python_reason(self) -> str:
+        """Why there is no unprivileged venv (after :meth:`user_python` answered ``None``)."""
+        return self._user.reason
 
     def user_python(self) -> str | None:
         """A venv from /usr/bin/python3 (pyenv's interpreters live under /root) with the
@@ -506,6 +550,10 @@ class Lab:
 
     # -- the network's behaviour ------------------------------------------------------------
 
+    #: The instance's and the container's addresses (what IMDS sees as the source).
+    INSTANCE_IP = "169.254.100.2"
+    CONTAINER_IP = "169.254.200.2"
+
     def reset(self) -> None:
         """No firewall rule anywhere (the hop limit and throttling are rules too)."""
         for ns in self.created:
@@ -541,6 +589,44 @@ class Lab:
             f'    iifname "imds0" {verdict}; }}\n'
             "}\n"
         )
+
+    def drop_first_syn(self) -> None:
+        """Drop the first connection request (SYN) each source sends, and only that one."""
+        self.imds.nft(
+            "table inet firstsyn {\n"
+            "  set seen { type ipv4_addr; flags dynamic; }\n"
+            "  chain in { type filter hook input priority -15; policy accept;\n"
+            "    tcp flags & (syn | ack) == syn ip saddr != @seen "
+            "add @seen { ip saddr } counter drop; }\n"
+            "}\n"
+        )
+
+    def block_syns(self, source: str, seconds: float) -> None:
+        """Drop every connection request (SYN) from ``source`` for the next ``seconds``."""
+        self.imds.nft(
+            "table inet synblock {\n"
+            "  set blocked { type ipv4_addr; flags timeout; }\n"
+            "  chain in { type filter hook input priority -15; policy accept;\n"
+            "    tcp flags & (syn | ack) == syn ip saddr @blocked counter drop; }\n"
+            "}\n"
+            f"add element inet synblock blocked {{ {source} timeout {int(seconds * 1000)}ms }}\n"
+        )
+
+    def throttle_syns(self, per_second: int) -> None:
+        """Let through at most ``per_second`` connection requests (SYNs) a second, drop the
+        rest: packet throttling aimed at new connections."""
+        self.imds.nft(
+            "table inet synlimit {\n"
+            "  chain in { type filter hook input priority -15; policy accept;\n"
+            "    tcp flags & (syn | ack) == syn "
+            f"limit rate over {per_second}/second burst 1 packets counter drop; }}\n"
+            "}\n"
+        )
+
+    def dropped(self, table: str) -> int:
+        """Packets the counter in lab table ``table`` (imds namespace) has dropped."""
+        listing = self.imds.run(["nft", "list", "table", "inet", table], check=True).out
+        return sum(int(n) for n in re.findall(r"counter packets (\d+)", listing))
 
     # -- teardown -----------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ never run it in the main namespace (it binds the real IMDS address). It prints `
 once it listens, then reads commands from stdin, one per line, answering each with one JSON line:
 
 * ``set {"http_tokens": "required"}``: change knobs while serving (``IMDSSimulator`` attributes);
+* ``call inject {"kind": "reset"}``: call a simulator method with keyword arguments;
 * ``log``: the request log so far, ``[[method, path, status], ...]``;
 * ``clear``: empty the request log.
 
@@ -32,8 +33,11 @@ def _commands(simulator: IMDSSimulator, stop: threading.Event) -> None:
         if verb == "set":
             for name, value in json.loads(argument).items():
                 setattr(simulator, name, value)
+        elif verb == "call":
+            name, _, kwargs = argument.partition(" ")
+            getattr(simulator, name)(**json.loads(kwargs or "{}"))
         elif verb == "log":
-            answer = [[r.method, r.path, r.status] for r in simulator.requests]
+            answer = [[r.method, r.path, r.status, dict(r.headers)] for r in simulator.requests]
         elif verb == "clear":
             simulator.clear_requests()
         else:
