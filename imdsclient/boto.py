@@ -41,7 +41,7 @@ from imdsclient._client import IMDSClient
 from imdsclient._clock import SYSTEM_CLOCK, Clock
 from imdsclient._config import IMDSConfig
 from imdsclient._stability import MAX_STALE, StaticStability
-from imdsclient.errors import ConfigError
+from imdsclient.errors import HINTS, ConfigError, IMDSError
 
 if TYPE_CHECKING:
     from imdsclient._api.iam import IAMCredentials
@@ -130,6 +130,7 @@ class InstanceMetadataFetcher:
         self._lock = threading.Lock()
         self._last: dict[str, str] | None = None
         self._failing = False
+        self._warned_hop_limit = False
         source = "botocore InstanceMetadataFetcher argument"
         try:
             imds_config = IMDSConfig(
@@ -167,13 +168,19 @@ class InstanceMetadataFetcher:
     def retrieve_iam_role_credentials(self) -> dict[str, str]:
         """``role_name``, ``access_key``, ``secret_key``, ``token``, ``expiry_time``; or ``{}``.
 
-        Never raises: a failure is logged (debug) and answered with ``{}``, unless static
+        Never raises: a failure is logged (debug; once at WARNING when the hop limit drops the
+        token answers, which only happens on EC2) and answered with ``{}``, unless static
         stability serves the last credentials.
         """
         try:
             return self._credentials()
         except Exception as exc:  # the credential chain must move on, never break
-            logger.debug("No IAM role credentials from IMDS: %s", exc)
+            if _is_hop_limit(exc) and not self._warned_hop_limit:
+                # On EC2, in a container: botocore would say only "Unable to locate credentials".
+                self._warned_hop_limit = True
+                logger.warning("No IAM role credentials from IMDS: %s", exc)
+            else:
+                logger.debug("No IAM role credentials from IMDS: %s", exc)
             return {}
 
     # -- for InstanceMetadataProvider ------------------------------------------------------------
@@ -250,6 +257,11 @@ class InstanceMetadataFetcher:
             )
         self._failing = True
         return self._serve(last, serve.expires_at)
+
+
+def _is_hop_limit(exc: Exception) -> bool:
+    """Whether ``exc`` says the token answers are dropped by the hop limit (with its fix)."""
+    return isinstance(exc, IMDSError) and exc.hint == HINTS["hop_limit"]
 
 
 def _feature_id() -> Callable[[str], None] | None:

@@ -46,7 +46,19 @@ def test_cli_page_documents_every_command() -> None:
 
 
 @pytest.mark.parametrize(
-    "key", ["hop_limit", "v1_refused", "connect", "endpoint_disabled", "disabled", "throttled"]
+    "key",
+    [
+        "hop_limit",
+        "v1_refused",
+        "connect",
+        "connect_timeout",
+        "no_route",
+        "v1_disabled_no_token",
+        "endpoint_disabled",
+        "disabled",
+        "throttled",
+        "timeout",
+    ],
 )
 def test_troubleshooting_quotes_the_hint_text(key: str) -> None:
     """The fixes on docs/troubleshooting.md are HINTS verbatim."""
