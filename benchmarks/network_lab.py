@@ -109,6 +109,8 @@ def _concurrent(lab: Lab, rounds: int, rate: int, versions: Versions) -> list[li
                     "threads", {"threads": 32, "gets": 50}, env=env, timeout=600
                 )
                 results.setdefault((name, "32 threads x 50"), []).append(threads)
+                for message in threads["messages"]:
+                    print(f"   {name}, 32 threads: {message[:160]}", file=sys.stderr)
                 spec = json.dumps({"threads": 4, "gets": 50})
                 argv = [sys.executable, str(lab.script("_probe.py")), "threads", spec]
                 processes = [lab.spawn(lab.instance, argv, env=env) for _ in range(8)]
@@ -121,7 +123,7 @@ def _concurrent(lab: Lab, rounds: int, rate: int, versions: Versions) -> list[li
                 for answer in answers:
                     errors.update(answer["errors"])
                     for message in answer["messages"]:
-                        print(f"   {name}: {message[:160]}", file=sys.stderr)
+                        print(f"   {name}, 8 processes: {message[:160]}", file=sys.stderr)
                 seconds = max(answer["seconds"] for answer in answers)
                 results.setdefault((name, "8 processes x 4 x 50"), []).append(
                     {"errors": dict(errors), "seconds": seconds}
