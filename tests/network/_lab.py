@@ -32,12 +32,10 @@ no lab namespace has a default route.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import itertools
 import json
 import os
 import re
-import select
 import shutil
 import signal
 import subprocess
@@ -45,9 +43,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
+
+from tests.network._server import Server
+from tests.network._venv import unprivileged_python
 
 __all__ = [
     "IMDS_IP",
@@ -213,89 +214,13 @@ class Namespace:
         return done.json()
 
 
-class Server:
-    """A long-running lab process (the simulator, a proxy) that answers on stdin/stdout."""
-
-    def __init__(self, lab: Lab, process: subprocess.Popen[str], name: str) -> None:
-        self.lab = lab
-        self.process = process
-        self.name = name
-        self._pending = b""
-
-    def readline(self, timeout: float = 10.0) -> str:
-        """The next stdout line, waiting at most ``timeout`` seconds.
-
-        Read from the pipe's descriptor, never through Python's buffered reader: lines that
-        reader had already pulled in would be invisible to ``select``.
-        """
-        line = self._next_line(timeout)
-        if line is None:
-            raise AssertionError(f"{self.name}: no output within {timeout:g} s")
-        return line
-
-    def _next_line(self, timeout: float) -> str | None:
-        assert self.process.stdout is not None
-        fd = self.process.stdout.fileno()
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self._pending:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                return None
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                err = self.process.stderr.read() if self.process.stderr else ""
-                raise AssertionError(f"{self.name} exited ({self.process.poll()}): {err}")
-            self._pending += chunk
-        line, _, self._pending = self._pending.partition(b"\n")
-        return line.decode().strip()
-
-    def drain(self, quiet: float = 0.3) -> list[str]:
-        """Every stdout line so far, until ``quiet`` seconds pass without one."""
-        lines: list[str] = []
-        while (line := self._next_line(quiet)) is not None:
-            lines.append(line)
-        return lines
-
-    def ask(self, command: str) -> Any:
-        """Send one command line and return its JSON answer (``_labserver.py``)."""
-        assert self.process.stdin is not None
-        self.process.stdin.write(command + "\n")
-        self.process.stdin.flush()
-        return json.loads(self.readline())
-
-    def set(self, **knobs: Any) -> None:
-        """Change simulator knobs while it serves."""
-        self.ask(f"set {json.dumps(knobs)}")
-
-    def call(self, method: str, **kwargs: Any) -> None:
-        """Call a simulator method, e.g. ``call("inject", kind="reset")``."""
-        self.ask(f"call {method} {json.dumps(kwargs)}")
-
-    def log(self) -> list[tuple[str, str, int | None]]:
-        """The simulator's request log: (method, path, status)."""
-        return [(m, p, s) for m, p, s, *_ in self.ask("log")]
-
-    def count(self, method: str) -> int:
-        """How many requests with ``method`` the simulator saw."""
-        return sum(1 for m, _, _ in self.log() if m == method)
-
-    def clear(self) -> None:
-        """Forget the request log."""
-        self.ask("clear")
-
-    def stop(self) -> None:
-        """End it by its PID: close stdin, then SIGTERM, then SIGKILL."""
-        self.lab.end(self.process)
-
-
 @dataclass
 class _UserPython:
-    """A venv made from /usr/bin/python3 that an unprivileged UID can run."""
+    """The unprivileged venv, once looked for."""
 
     python: str | None = None
     reason: str = ""
     tried: bool = False
-    timings: dict[str, float] = field(default_factory=dict)
 
 
 class Lab:
@@ -437,47 +362,11 @@ class Lab:
         return self._user.reason
 
     def user_python(self) -> str | None:
-        """A venv from /usr/bin/python3 (pyenv's interpreters live under /root) with the
-        dependencies at this environment's versions; cached in /tmp by those versions, while
-        imdsclient itself always comes from this checkout (``PYTHONPATH``)."""
+        """The unprivileged venv's Python (built once, see ``_venv``), or ``None``."""
         state = self._user
-        if state.tried:
-            return state.python
-        state.tried = True
-        system = "/usr/bin/python3"
-        if not os.access(system, os.X_OK):
-            state.reason = "no /usr/bin/python3 to build an unprivileged venv from"
-            return None
-        pins = sorted(_pins())
-        version = subprocess.run(
-            [system, "-c", "import sys; print(sys.version)"],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout
-        key = hashlib.sha256("\n".join([version, *pins]).encode()).hexdigest()[:12]
-        venv = Path(tempfile.gettempdir()) / f"imdslab-venv-{key}"
-        if not (venv / "complete").exists():
-            started = time.perf_counter()
-            building = Path(tempfile.mkdtemp(prefix=f"imdslab-venv-{key}-"))
-            shutil.rmtree(building)
-            steps = ([system, "-m", "venv", str(building)],
-                     [str(building / "bin" / "pip"), "install", "-q", *pins])  # fmt: skip
-            for step in steps:
-                done = subprocess.run(step, capture_output=True, text=True, timeout=600)
-                if done.returncode != 0:
-                    shutil.rmtree(building, ignore_errors=True)
-                    state.reason = f"cannot build the unprivileged venv: {done.stderr[-500:]}"
-                    return None
-            (building / "complete").write_text("\n".join(pins) + "\n")
-            for path in [building, *building.rglob("*")]:
-                if not path.is_symlink():
-                    path.chmod(path.stat().st_mode | 0o055 if path.is_dir() else 0o044)
-            with contextlib.suppress(OSError):
-                building.rename(venv)
-            shutil.rmtree(building, ignore_errors=True)
-            state.timings["build"] = time.perf_counter() - started
-        state.python = str(venv / "bin" / "python")
+        if not state.tried:
+            state.tried = True
+            state.python, state.reason = unprivileged_python()
         return state.python
 
     def spawn(
@@ -527,7 +416,7 @@ class Lab:
     def serve(self, **knobs: Any) -> Iterator[Server]:
         """The simulator on 169.254.169.254:80 in the imds namespace, with ``knobs``."""
         argv = [sys.executable, str(self.script("_labserver.py")), json.dumps(knobs)]
-        server = Server(self, self.spawn(self.imds, argv), "lab IMDS")
+        server = Server(self.spawn(self.imds, argv), "lab IMDS", self.end)
         try:
             line = server.readline()
             if not line.startswith("ready"):
@@ -540,7 +429,7 @@ class Lab:
     def proxy(self, ns: Namespace, port: int = 3128) -> Iterator[Server]:
         """The X-Forwarded-For proxy on 127.0.0.1:``port`` inside ``ns``."""
         argv = [sys.executable, str(self.script("_proxy.py")), str(port)]
-        server = Server(self, self.spawn(ns, argv), "lab proxy")
+        server = Server(self.spawn(ns, argv), "lab proxy", self.end)
         try:
             if server.readline() != "ready":
                 raise AssertionError("lab proxy did not start")
@@ -649,13 +538,6 @@ class Lab:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def _pins() -> list[str]:
-    """The runtime and boto dependencies at the versions installed here."""
-    from importlib.metadata import version
-
-    return [f"{name}=={version(name)}" for name in ("httpx", "tenacity", "pydantic", "botocore")]
 
 
 def _remove_stale() -> None:
