@@ -33,7 +33,7 @@ from botocore.utils import resolve_imds_endpoint_mode
 from imdsclient._clock import SYSTEM_CLOCK, Clock
 from imdsclient._config import IMDSConfig
 from imdsclient._refresh import SDK_REFRESH_WINDOW, CredentialState
-from imdsclient.errors import ConfigError
+from imdsclient.errors import HINTS, ConfigError, IMDSError
 
 __all__ = [
     "DEFAULT_REFRESH_WINDOW",
@@ -108,6 +108,8 @@ class FetcherCore:
         self.refresh_window = float(DEFAULT_REFRESH_WINDOW if window is None else window)
         self._clock: Clock = clock or SYSTEM_CLOCK
         self._rng = rng or random.Random()  # noqa: S311 -- jitter, not cryptography
+        self._logger = logger
+        self._warned_hop_limit = False
         self._state = CredentialState(
             clock=self._clock,
             rng=self._rng,
@@ -152,6 +154,18 @@ class FetcherCore:
     def _now(self) -> datetime:
         """The injected clock's wall time, as botocore's ``RefreshableCredentials`` wants it."""
         return datetime.fromtimestamp(self._clock.time(), tz=timezone.utc)
+
+    def no_credentials(self, exc: Exception) -> dict[str, str]:
+        """The drop-ins' answer to a failure: ``{}``, logged at DEBUG, except the hop limit
+        dropping the token answers (only ever on EC2, in a container): once at WARNING with its
+        fix, where botocore would say only "Unable to locate credentials"."""
+        hop_limit = isinstance(exc, IMDSError) and exc.hint == HINTS["hop_limit"]
+        if hop_limit and not self._warned_hop_limit:
+            self._warned_hop_limit = True
+            self._logger.warning("No IAM role credentials from IMDS: %s", exc)
+            return {}
+        self._logger.debug("No IAM role credentials from IMDS: %s", exc)
+        return {}
 
 
 def refreshable(

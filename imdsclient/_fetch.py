@@ -114,6 +114,7 @@ def fetch(session: Session, path: str, *, single_attempt: bool = False) -> Flow[
     full = normalize_path(path)
     if session.config.disabled:
         raise IMDSDisabledError(f"IMDS access is disabled; not requesting {full}", path=full)
+    before = session.tokens.generation
     grant = yield from need_token(session, single_attempt=single_attempt)
     refreshed = False
     while True:
@@ -129,6 +130,8 @@ def fetch(session: Session, path: str, *, single_attempt: bool = False) -> Flow[
                 raise UnauthorizedError(
                     f"IMDS answered 401 for {full} even with a fresh token", status=401, path=full
                 )
+            if grant.token is None and _just_dropped(session, grant, before):
+                raise _v1_refused(session, full)  # its PUT was dropped moments ago: not again
             refreshed = True
             sent_token = grant.token is not None
             grant = yield from need_token(
@@ -139,6 +142,15 @@ def fetch(session: Session, path: str, *, single_attempt: bool = False) -> Flow[
             continue  # with the new token, or once without one if IMDS stopped issuing them
         assert outcome.error is not None
         raise outcome.error
+
+
+def _just_dropped(session: Session, grant: Grant, before: int) -> bool:
+    """Whether ``grant`` is a hop-limit fallback decided during this call (by it, or by the
+    fetch it waited for): a token request that got no answer a moment ago would get none now
+    either, so a 401 without a token ends the call instead of waiting for a second PUT."""
+    tokens = session.tokens
+    fresh = grant.generation != before and grant.generation == tokens.generation
+    return fresh and tokens.fallback_reason == "hop_limit"
 
 
 def _v1_refused(session: Session, path: str) -> UnauthorizedError:

@@ -27,6 +27,7 @@ from imdsclient.errors import (
 )
 
 __all__ = [
+    "IMDS_URLS",
     "MAX_BODY_BYTES",
     "META_DATA",
     "TOKEN_HEADER",
@@ -42,6 +43,7 @@ __all__ = [
     "classify",
     "describe",
     "get_request",
+    "is_dropped_syn",
     "is_throttle",
     "normalize_path",
     "parse_listing",
@@ -54,6 +56,8 @@ TOKEN_PATH = "/latest/api/token"
 TTL_HEADER = "X-aws-ec2-metadata-token-ttl-seconds"
 TOKEN_HEADER = "X-aws-ec2-metadata-token"
 META_DATA = "/latest/meta-data/"
+#: IMDS's own addresses (IPv4, IPv6); connection errors name any other endpoint.
+IMDS_URLS = ("http://169.254.169.254", "http://[fd00:ec2::254]")
 #: Real IMDS answers are a few KiB (user-data is at most 16 KiB); anything far bigger is not IMDS.
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -70,6 +74,8 @@ class Request:
     method: str
     path: str
     headers: Mapping[str, str] = field(default_factory=dict)
+    #: Seconds this attempt waits for the connection, when not the client's own limit.
+    connect_timeout: float | None = None
 
 
 @dataclass(frozen=True)
@@ -204,14 +210,22 @@ def is_throttle(result: Result) -> bool:
     return isinstance(result, Response) and result.status in (429, 503)
 
 
-def classify(result: Result, *, path: str, endpoint_seen: bool) -> Outcome:
+def is_dropped_syn(result: Result) -> bool:
+    """True for a connect timeout: the connection request got no answer (dropped or lost)."""
+    return isinstance(result, Failure) and result.kind is FailureKind.CONNECT_TIMEOUT
+
+
+def classify(
+    result: Result, *, path: str, endpoint_seen: bool, endpoint: str | None = None
+) -> Outcome:
     """Decide what one result means (docs/design.md, "The protocol"), for the PUT and GETs.
 
     ``endpoint_seen`` says whether the endpoint has answered this client before: connection
-    failures are retried only then, so that off EC2 the first call fails fast.
+    failures are retried only then, so that off EC2 the first call fails fast.  ``endpoint``
+    names the endpoint in connection errors (given when it is not IMDS's own address).
     """
     if isinstance(result, Failure):
-        return _classify_failure(result, path=path, endpoint_seen=endpoint_seen)
+        return _classify_failure(result, path=path, endpoint_seen=endpoint_seen, where=endpoint)
     status = result.status
     is_put = path == TOKEN_PATH
     if status == 200:
@@ -258,16 +272,29 @@ def _raise(error: IMDSError, status: int, path: str) -> Outcome:
     return Outcome(Action.RAISE, error)
 
 
-def _classify_failure(failure: Failure, *, path: str, endpoint_seen: bool) -> Outcome:
+def _classify_failure(
+    failure: Failure, *, path: str, endpoint_seen: bool, where: str | None
+) -> Outcome:
     kind = failure.kind
-    what = f"{kind.value} for {path}" + (f" ({failure.detail})" if failure.detail else "")
+    what = f"{kind.value} for {path}" + (f" at {where}" if where else "")
+    what += f" ({failure.detail})" if failure.detail else ""
     if kind is FailureKind.TOO_LARGE:
         return Outcome(Action.RAISE, IMDSError(f"IMDS {what}", path=path, hint=HINTS["too_large"]))
     if kind is FailureKind.READ_TIMEOUT and path == TOKEN_PATH:
         # Connected, but the PUT's answer never came back: the hop limit drops it (containers).
         return Outcome(Action.FALLBACK_V1, reason="hop_limit")
-    timed_out = kind in (FailureKind.CONNECT_TIMEOUT, FailureKind.READ_TIMEOUT)
-    error_type = IMDSTimeoutError if timed_out else IMDSConnectionError
-    error = error_type(f"IMDS {what}", path=path)
-    first_contact = kind in (FailureKind.CONNECT, FailureKind.CONNECT_TIMEOUT) and not endpoint_seen
-    return Outcome(Action.RAISE if first_contact else Action.RETRY, error)
+    if kind is FailureKind.CONNECT_TIMEOUT:
+        # Nothing answered the SYN (and its resend): a DROP rule, packet loss, or not on EC2.
+        error: IMDSError = IMDSTimeoutError(
+            f"IMDS {what}", path=path, hint=HINTS["connect_timeout"]
+        )
+    elif kind is FailureKind.READ_TIMEOUT:
+        error = IMDSTimeoutError(f"IMDS {what}", path=path)
+    else:
+        error = IMDSConnectionError(f"IMDS {what}", path=path)
+    if kind is FailureKind.CONNECT and not endpoint_seen:
+        return Outcome(Action.RAISE, error)  # refused or no route: nothing there, fail fast
+    if kind is FailureKind.CONNECT_TIMEOUT and not endpoint_seen:
+        # Both SYNs of the attempt went unanswered: one more at once, briefly (exchange()).
+        return Outcome(Action.RETRY, error, retry_after=0.0)
+    return Outcome(Action.RETRY, error)

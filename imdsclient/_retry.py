@@ -12,6 +12,7 @@ imported, so the happy path pays nothing for the machinery it does not need.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import random
 import threading
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Callable
 
 from imdsclient._flow import Flow, Send, Sleep
 from imdsclient._protocol import (
+    IMDS_URLS,
     Action,
     Failure,
     Outcome,
@@ -29,6 +31,7 @@ from imdsclient._protocol import (
     Result,
     classify,
     describe,
+    is_dropped_syn,
     is_throttle,
 )
 
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
     from imdsclient._session import Session
 
 __all__ = [
+    "FIRST_CONTACT_ATTEMPTS",
     "RetryEvent",
     "RetryHook",
     "RetryPolicy",
@@ -49,6 +53,13 @@ __all__ = [
 ]
 
 logger = logging.getLogger("imdsclient")
+
+
+#: Attempts for a connect timeout before the endpoint has ever answered.  The first attempt
+#: sends two SYNs (Linux resends one after 1 s, inside ``timeout`` + ``SYN_RESEND_SLACK``); the
+#: second, started at once, sends a third and waits for it half the timeout (IMDS answers in
+#: well under a millisecond): off EC2 a silent drop fails after ~1.65 s with the defaults.
+FIRST_CONTACT_ATTEMPTS = 2
 
 
 @dataclass(frozen=True)
@@ -73,9 +84,18 @@ class RetryPolicy:
         if self.throttle_attempts < 1 or not self.base >= 0 or not self.cap >= 0:
             raise ValueError(f"{self!r}: attempts must be at least 1, base and cap at least 0")
 
-    def budget(self, result: Result, attempts: int) -> int:
-        """Attempts allowed for a failure like ``result`` when ``attempts`` is the setting."""
-        return max(attempts, self.throttle_attempts) if is_throttle(result) else attempts
+    def budget(self, result: Result, attempts: int, *, endpoint_seen: bool = True) -> int:
+        """Attempts allowed for a failure like ``result`` when ``attempts`` is the setting.
+
+        A connect timeout is throttling too once the endpoint has answered: IMDS limits
+        packets, and a dropped SYN is one of them.  Before that it gets one more attempt only
+        (:data:`FIRST_CONTACT_ATTEMPTS`), so that off EC2 the first call still fails fast.
+        """
+        if is_dropped_syn(result) and not endpoint_seen:
+            return FIRST_CONTACT_ATTEMPTS
+        if is_throttle(result) or is_dropped_syn(result):
+            return max(attempts, self.throttle_attempts)
+        return attempts
 
 
 @dataclass(frozen=True)
@@ -193,16 +213,27 @@ def exchange(
     retrying.begin()
     state = tenacity.RetryCallState(retrying, fn=None, args=(), kwargs=())
     state.set_result(first)
+    last = first[0]
     while True:
         action = retrying.iter(state)
         if isinstance(action, tenacity.DoAttempt):
-            state.set_result((yield from _attempt(session, request)))
+            answer = yield from _attempt(session, _next_request(session, request, last))
+            last = answer[0]
+            state.set_result(answer)
         elif isinstance(action, tenacity.DoSleep):
             state.prepare_for_next_attempt()
             yield Sleep(float(action))
         else:
             final: tuple[Result, Outcome] = action
             return final
+
+
+def _next_request(session: Session, request: Request, last: Result) -> Request:
+    """The request to send again: after a connect timeout on first contact, the same request
+    waiting half the timeout for its connection (see :data:`FIRST_CONTACT_ATTEMPTS`)."""
+    if is_dropped_syn(last) and not session.endpoint_seen:
+        return dataclasses.replace(request, connect_timeout=session.config.timeout / 2)
+    return request
 
 
 def _attempt(session: Session, request: Request) -> Flow[tuple[Result, Outcome]]:
@@ -213,9 +244,23 @@ def _attempt(session: Session, request: Request) -> Flow[tuple[Result, Outcome]]
     result: Result = yield Send(request)
     if isinstance(result, Response):
         session.endpoint_seen = True  # from now on, connection failures are worth retrying
-    outcome = classify(result, path=request.path, endpoint_seen=session.endpoint_seen)
+        where = None
+    else:
+        where = _named_endpoint(session)
+    outcome = classify(
+        result, path=request.path, endpoint_seen=session.endpoint_seen, endpoint=where
+    )
     logger.debug("%s %s -> %s", request.method, request.path, describe(result))
     return result, outcome
+
+
+def _named_endpoint(session: Session) -> str | None:
+    """The endpoint as connection errors name it, when it is not IMDS's own address."""
+    config = session.config
+    if config.endpoint is None or config.base_url in IMDS_URLS:
+        return None
+    source = config.sources.get("endpoint", "argument")
+    return f"{config.base_url} (the endpoint setting, from {source})"
 
 
 def _gate_wait(session: Session) -> float:
@@ -242,7 +287,10 @@ class _Rules:
 
     def stop(self, state: tenacity.RetryCallState) -> bool:
         result = _last(state)[0]
-        budget = self.attempts or self.policy.budget(result, self.session.config.num_attempts)
+        seen = self.session.endpoint_seen
+        budget = self.attempts or self.policy.budget(
+            result, self.session.config.num_attempts, endpoint_seen=seen
+        )
         return state.attempt_number >= budget
 
     def wait(self, state: tenacity.RetryCallState) -> float:
@@ -261,7 +309,8 @@ class _Rules:
     def before_sleep(self, state: tenacity.RetryCallState) -> None:
         result = _last(state)[0]
         wait = state.next_action.sleep if state.next_action is not None else 0.0
-        throttled = is_throttle(result)
+        # After contact a dropped SYN is packet throttling's 429: the others wait it out too.
+        throttled = is_throttle(result) or (is_dropped_syn(result) and self.session.endpoint_seen)
         if throttled:
             self.session.gate.hold(self.session.clock.monotonic() + wait)
         cause = f"HTTP {result.status}" if not isinstance(result, Failure) else result.kind.value

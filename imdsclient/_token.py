@@ -15,10 +15,21 @@ from dataclasses import dataclass
 
 from imdsclient.errors import IMDSError
 
-__all__ = ["FALLBACK_RECHECK_SECONDS", "Grant", "Plan", "TokenState", "refresh_margin"]
+__all__ = [
+    "FALLBACK_RECHECK_SECONDS",
+    "HOP_LIMIT_RECHECK_SECONDS",
+    "Grant",
+    "Plan",
+    "TokenState",
+    "refresh_margin",
+]
 
-#: How long a decision to use IMDSv1 stands before the token endpoint is probed again.
+#: How long a decision to use IMDSv1 stands before the token endpoint is probed again, when
+#: the token request was answered 404/405 (a probe costs one quick round trip).
 FALLBACK_RECHECK_SECONDS = 300.0
+#: The same when the token request got no answer (the hop limit): each probe stalls its caller
+#: for the whole timeout, so a long-lived client in a container probes once an hour.
+HOP_LIMIT_RECHECK_SECONDS = 3600.0
 
 
 def refresh_margin(ttl: int) -> float:
@@ -115,7 +126,8 @@ class TokenState:
     def fall_back(self, reason: str, now: float) -> Grant:
         """Use IMDSv1 for a while; ``reason`` is a HINTS key saying why."""
         self._token = None
-        self._v1_until = now + FALLBACK_RECHECK_SECONDS
+        wait = HOP_LIMIT_RECHECK_SECONDS if reason == "hop_limit" else FALLBACK_RECHECK_SECONDS
+        self._v1_until = now + wait
         self.fallback_reason = reason
         self.generation += 1
         self._finished()

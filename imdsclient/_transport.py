@@ -14,7 +14,14 @@ import httpx
 from imdsclient._protocol import MAX_BODY_BYTES, Failure, FailureKind, Request, Response, Result
 from imdsclient._version import __version__
 
-__all__ = ["async_client", "failure_from", "send_async", "send_sync", "sync_client"]
+__all__ = [
+    "SYN_RESEND_SLACK",
+    "async_client",
+    "failure_from",
+    "send_async",
+    "send_sync",
+    "sync_client",
+]
 
 _HEADERS = {
     "User-Agent": f"imdsclient/{__version__}",
@@ -22,6 +29,10 @@ _HEADERS = {
     # Bodies are returned byte for byte (user-data may itself be gzip); nothing to decode.
     "Accept-Encoding": "identity",
 }
+#: Extra seconds for connecting.  Linux resends an unanswered SYN 1 s after the first (then at
+#: 3 s, 7 s): exactly when the default 1 s timeout ends.  IMDS drops packets over its rate limit,
+#: so without this a single lost SYN fails a call that the resend would have saved.
+SYN_RESEND_SLACK = 0.15
 _LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=32, keepalive_expiry=30.0)
 
 
@@ -32,7 +43,9 @@ def _options(base_url: str, timeout: float, transport: object | None) -> dict[st
         **extra,
         "base_url": base_url,
         "headers": _HEADERS,
-        "timeout": httpx.Timeout(timeout, connect=timeout, read=timeout, write=timeout, pool=None),
+        "timeout": httpx.Timeout(
+            timeout, connect=timeout + SYN_RESEND_SLACK, read=timeout, write=timeout, pool=None
+        ),
         "limits": _LIMITS,
         "trust_env": False,  # never a proxy: none can reach a link-local address
         "follow_redirects": False,
@@ -107,7 +120,13 @@ class _Body:
 
 
 def _build(client: httpx.Client | httpx.AsyncClient, request: Request) -> httpx.Request:
-    return client.build_request(request.method, request.path, headers=request.headers)
+    if request.connect_timeout is None:
+        return client.build_request(request.method, request.path, headers=request.headers)
+    timeout = client.timeout
+    this = httpx.Timeout(
+        timeout.read, connect=request.connect_timeout, write=timeout.write, pool=timeout.pool
+    )
+    return client.build_request(request.method, request.path, headers=request.headers, timeout=this)
 
 
 def send_sync(client: httpx.Client, request: Request) -> Result:

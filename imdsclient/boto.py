@@ -112,14 +112,14 @@ class InstanceMetadataFetcher(FetcherCore):
     def retrieve_iam_role_credentials(self) -> dict[str, str]:
         """``role_name``, ``access_key``, ``secret_key``, ``token``, ``expiry_time``; or ``{}``.
 
-        Never raises: a failure is logged (debug) and answered with ``{}``, unless static
+        Never raises: a failure is logged (debug; the hop limit once at WARNING) and answered with
+        ``{}``, unless static
         stability serves the last credentials.
         """
         try:
             return self._credentials()
         except Exception as exc:  # the credential chain must move on, never break
-            logger.debug("No IAM role credentials from IMDS: %s", exc)
-            return {}
+            return self.no_credentials(exc)
 
     def _credentials(self) -> dict[str, str]:
         """Like ``retrieve_iam_role_credentials`` but raising the imdsclient error on failure."""

@@ -68,9 +68,11 @@ HINTS: dict[str, str] = {
         f"`{_MODIFY} --http-put-response-hop-limit 2`."
     ),
     "v1_disabled_no_token": (
-        "IMDSv1 fallback is disabled (AWS_EC2_METADATA_V1_DISABLED / v1_fallback=False) and no "
-        "session token could be obtained. Inside a container raise the hop limit: "
-        f"`{_MODIFY} --http-put-response-hop-limit 2`."
+        "The endpoint answers the token request with 404 or 405: it, or a proxy or firewall in "
+        "between, does not issue IMDSv2 session tokens (IMDSv1 only), and IMDSv1 fallback is "
+        "disabled (AWS_EC2_METADATA_V1_DISABLED / v1_fallback=False). Point the endpoint "
+        "setting at IMDS itself, or allow IMDSv1 for it; `python -m imdsclient doctor` shows "
+        "what answers."
     ),
     "hop_limit": (
         "The token request (PUT) got no answer while the endpoint is reachable: the response is "
@@ -88,9 +90,23 @@ HINTS: dict[str, str] = {
     ),
     "connect": (
         "Could not connect to IMDS. Off EC2 this is expected; on EC2 look for a local firewall "
-        "rule rejecting 169.254.169.254 (`sudo iptables-save | grep 169.254.169.254`) or a "
-        "wrong endpoint setting; proxies are bypassed by imdsclient. Run "
-        "`python -m imdsclient doctor`."
+        "rule rejecting 169.254.169.254 (`sudo iptables-save | grep 169.254.169.254` and "
+        "`sudo nft list ruleset | grep 169.254.169.254`) or a wrong endpoint setting; proxies "
+        "are bypassed by imdsclient. Run `python -m imdsclient doctor`."
+    ),
+    "connect_timeout": (
+        "Nothing answered the connection request (a silent drop). Off EC2 this is expected; on "
+        "EC2 look for a local firewall rule that DROPs traffic to 169.254.169.254 (`sudo "
+        "iptables-save | grep 169.254.169.254` and `sudo nft list ruleset | grep "
+        "169.254.169.254`): a longer AWS_METADATA_SERVICE_TIMEOUT does not help. Run `python -m "
+        "imdsclient doctor`."
+    ),
+    "no_route": (
+        "There is no network path to IMDS from here (no route, or host unreachable). Off EC2 "
+        "this is expected; on EC2 the network may not be up yet, or a route or a firewall rule "
+        "rejecting with icmp-host-unreachable is in the way: check `ip route get "
+        "169.254.169.254`, `sudo iptables-save | grep 169.254.169.254` and `sudo nft list "
+        "ruleset | grep 169.254.169.254`."
     ),
     "timeout": (
         "IMDS did not answer in time. Off EC2 this is expected; on EC2 raise "

@@ -11,6 +11,7 @@ fix is the hint the client's error would carry.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import re
 import socket
@@ -21,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Literal, Protocol
 
 from imdsclient import _environment
-from imdsclient._cli import _firewall
+from imdsclient._cli import _firewall, _proxies
 from imdsclient._config import IMDSConfig
 from imdsclient._protocol import (
     TOKEN_PATH,
@@ -37,7 +38,7 @@ from imdsclient._protocol import (
     token_request,
     token_ttl_from,
 )
-from imdsclient._transport import send_sync, sync_client
+from imdsclient._transport import SYN_RESEND_SLACK, send_sync, sync_client
 from imdsclient._version import __version__
 from imdsclient.errors import HINTS, ConfigError, EndpointDisabledError, IMDSError
 
@@ -63,9 +64,7 @@ Status = Literal["ok", "problem", "skipped"]
 #: The addresses of the real IMDS; firewall rules and NO_PROXY are checked against these.
 IMDS_ADDRESSES = ("169.254.169.254", "fd00:ec2::254")
 _PROBE_PATH = "/latest/meta-data/instance-id"
-NO_PROXY_FIX = "export NO_PROXY=169.254.169.254"
-_PROXY_VARS = ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
-_NO_PROXY_VARS = ("NO_PROXY", "no_proxy")
+_PROXY_VARS = ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy")
 _COUNTER = "linklocal_allowance_exceeded"
 
 
@@ -227,65 +226,36 @@ def check_config(
 # -- 2. proxies -----------------------------------------------------------------------------
 
 
-def _redact(url: str) -> str:
-    """Hide user:password in a proxy URL (``http://user:pw@proxy:3128`` → ``http://***@proxy:3128``)."""
-    scheme, sep, rest = url.partition("://")  # the first "://": a password may contain one
-    if not sep:
-        scheme, rest = "", url
-    if "@" not in rest:
-        return url
-    return f"{scheme}{sep}***@{rest.rsplit('@', 1)[1]}"
-
-
-def _no_proxy_match(value: str, host: str) -> Literal["exact", "cidr", "none"]:
-    """How a NO_PROXY value covers an address: by name/``*``, only by a CIDR block, or not."""
-    import ipaddress
-
-    how: Literal["exact", "cidr", "none"] = "none"
-    for raw in value.split(","):
-        entry = raw.strip().lower()
-        if entry.startswith("[") and "]" in entry:
-            entry = entry[1 : entry.index("]")]
-        elif entry.count(":") == 1:
-            entry = entry.partition(":")[0]
-        if entry in ("*", host.lower()):
-            return "exact"
-        if "/" in entry:
-            try:
-                if ipaddress.ip_address(host) in ipaddress.ip_network(entry, strict=False):
-                    how = "cidr"
-            except (ValueError, TypeError):
-                pass
-    return how
-
-
 def check_proxy(env: Mapping[str, str]) -> Check:
-    """Proxy variables that proxy-aware tools (curl, botocore) would use for IMDS."""
+    """Proxy variables that proxy-aware tools would use for IMDS, each judged by its own rules
+    (Python's urllib, and so botocore; curl): see ``_proxies``."""
     host = IMDS_ADDRESSES[0]
-    proxies = [f"{name}={_redact(env[name])}" for name in _PROXY_VARS if env.get(name, "").strip()]
-    if not proxies:
-        return Check(2, "proxy", "ok", "no HTTP proxy variables are set")
-    no_proxy = {name: env[name] for name in _NO_PROXY_VARS if env.get(name, "").strip()}
-    matches = {name: _no_proxy_match(value, host) for name, value in no_proxy.items()}
-    evidence = proxies + [f"{name}={value}" for name, value in no_proxy.items()]
-    if "exact" in matches.values():
-        summary = f"a proxy is set and NO_PROXY covers {host}"
+    shown = [f"{name}={_proxies.redact(env[name])}" for name in _PROXY_VARS if name in env]
+    uses = [_proxies.urllib_use(env, host), _proxies.curl_use(env, host)]
+    if not any(use.proxy for use in uses):
+        return Check(2, "proxy", "ok", "no HTTP proxy variable applies to IMDS", shown)
+    evidence = shown + [_judged(use, host) for use in uses]
+    proxied = [use.tool for use in uses if use.proxied]
+    if not proxied:
+        summary = f"a proxy is set and every tool's no-proxy list covers {host}"
         return Check(2, "proxy", "ok", summary, evidence)
-    if "cidr" in matches.values():
-        evidence.append(
-            f"{host} is covered only by a CIDR block, which Python's urllib (and so botocore) "
-            "and curl before 7.86 do not understand"
-        )
     summary = (
-        f"a proxy is set and NO_PROXY does not cover {host}: curl, botocore and other "
-        "proxy-aware tools send IMDS requests to the proxy, which cannot reach a link-local "
-        "address (imdsclient itself always connects directly)"
+        f"{' and '.join(proxied)} would send IMDS requests to a proxy, which cannot reach a "
+        "link-local address (imdsclient itself always connects directly)"
     )
-    fix = [NO_PROXY_FIX]
-    existing = next(iter(no_proxy.values()), "")
-    if existing:
-        fix.append(f'to keep the current entries: export NO_PROXY="{existing},{host}"')
-    return Check(2, "proxy", "problem", summary, evidence, fix)
+    return Check(2, "proxy", "problem", summary, evidence, [_proxies.fix(env, host)])
+
+
+def _judged(use: _proxies.ProxyUse, host: str) -> str:
+    """One evidence line: which proxy a tool would use for IMDS, and whether it bypasses it."""
+    if use.proxy is None:
+        return f"{use.tool}: no proxy for http://{host}/"
+    proxy = f"{use.proxy[0]}={_proxies.redact(use.proxy[1])}"
+    if use.no_proxy is None:
+        return f"{use.tool}: uses {proxy}; no no_proxy list"
+    covers = "covers" if use.bypassed else "does not cover"
+    note = f" ({use.note})" if use.note else ""
+    return f"{use.tool}: uses {proxy}; its {use.no_proxy[0]} {covers} {host}{note}"
 
 
 # -- 3. firewall ----------------------------------------------------------------------------
@@ -299,19 +269,23 @@ def _tool_failure(argv: Sequence[str], code: int, err: str) -> str:
 
 
 def check_firewall(runner: CommandRunner, targets: Sequence[str], uid: int | None) -> Check:
-    """iptables and nft rules that REJECT or DROP traffic to IMDS, with the delete command."""
+    """iptables and nft rules that REJECT or DROP traffic to IMDS, with the delete command.
+
+    iptables-nft keeps its rules in nft, so they show in both listings: each is reported once,
+    as the iptables rule (whose ``iptables -D`` is the command that owns it).
+    """
     rules: list[_firewall.BlockingRule] = []
     evidence: list[str] = []
-    listed = 0
     missing = 0  # tools that are not installed at all
     v4 = [t for t in targets if ":" not in t]
     # iptables-save lists every table and chain (a DROP may sit in raw, or in a chain OUTPUT
     # jumps to); without it, `iptables -S` still lists every chain of the filter table.
+    iptables_listing: str | None = None
     iptables_missing = True
     for argv in (("iptables-save",), ("iptables", "-S")):
         code, out, err = runner.run(argv)
         if code == 0:
-            listed += 1
+            iptables_listing = out
             rules += _firewall.parse_iptables(out, v4, uid=uid)
             evidence.append(f"`{' '.join(argv)}`: {len(out.splitlines())} lines read")
             iptables_missing = False
@@ -321,10 +295,19 @@ def check_firewall(runner: CommandRunner, targets: Sequence[str], uid: int | Non
     missing += iptables_missing
     nft = ("nft", "-a", "list", "ruleset")
     code, out, err = runner.run(nft)
-    if code == 0:
-        listed += 1
-        rules += _firewall.parse_nft(out, targets)
+    nft_listed = code == 0
+    if nft_listed:
         evidence.append(f"`{' '.join(nft)}`: {len(out.splitlines())} lines read")
+        shared = _firewall.iptables_nft_tables(err, iptables_listing)
+        found = _firewall.parse_nft(out, targets, uid=uid)
+        twice = [rule for rule in found if rule.table in shared]
+        rules += [rule for rule in found if rule.table not in shared]
+        if twice:
+            tables = ", ".join(sorted({rule.table for rule in twice}))
+            evidence.append(
+                f"nft also lists {len(twice)} of them in iptables-nft's tables ({tables}): "
+                "the same rules as iptables', counted once"
+            )
     else:
         missing += code == 127
         evidence.append(_tool_failure(nft, code, err))
@@ -332,18 +315,13 @@ def check_firewall(runner: CommandRunner, targets: Sequence[str], uid: int | Non
         fix: list[str] = []
         for rule in rules:
             evidence.append(f"{rule.tool}: {rule.rule}" + (f" ({rule.note})" if rule.note else ""))
-            if rule.delete:
-                fix.append(rule.delete)
-            elif rule.note:
-                fix.append(rule.note)
-        if {r.tool for r in rules} == {"iptables", "nft"}:
-            evidence.append("iptables-nft rules show in both listings; remove each rule once")
+            fix.append(rule.delete or rule.how_to_delete)
         count = len(rules)
         summary = (
             f"{count} firewall rule{'s' if count > 1 else ''} block{'' if count > 1 else 's'} IMDS"
         )
         return Check(3, "firewall", "problem", summary, evidence, fix)
-    if listed:
+    if iptables_listing is not None or nft_listed:
         return Check(3, "firewall", "ok", "no rule rejects or drops IMDS traffic", evidence)
     if missing == 2:
         summary = "neither iptables nor nft is installed, so no local rule was found to check"
@@ -374,20 +352,20 @@ def tcp_connect(host: str, port: int, timeout: float) -> None:
 def check_tcp(
     config: IMDSConfig, env: Mapping[str, str] | None = None, connect: Connector = tcp_connect
 ) -> Check:
-    """Can we open a TCP connection to the endpoint at all?"""
-    fix = [_environment.connection_hint("connect", {} if env is None else env)]
+    """Can we open a TCP connection to the endpoint at all?  The verdict follows the errno."""
     host, port = _host_port(config.base_url)
-    where = f"TCP connect to {host}:{port} (timeout {config.timeout:g} s)"
+    timeout = config.timeout + SYN_RESEND_SLACK  # what the client itself waits to connect
+    where = f"TCP connect to {host}:{port} (timeout {timeout:g} s)"
     started = time.perf_counter()
     try:
-        connect(host, port, config.timeout)
-    except socket.timeout:
-        summary = "no answer: a firewall DROP rule, or not on EC2"
-        return Check(4, "reachability", "problem", summary, [f"{where}: timed out"], fix)
+        connect(host, port, timeout)
     except OSError as exc:
-        summary = "connection failed: a firewall REJECT rule, a wrong endpoint, or not on EC2"
-        evidence = [f"{where}: {exc.strerror or exc}"]
-        return Check(4, "reachability", "problem", summary, evidence, fix)
+        summary, key = _unreachable(exc, host, port)
+        fix = _environment.connection_hint(key, {} if env is None else env)
+        name = errno.errorcode.get(exc.errno or 0, "")
+        reason = "timed out" if isinstance(exc, socket.timeout) else exc.strerror or str(exc)
+        evidence = [f"{where}: {reason}" + (f" ({name})" if name else "")]
+        return Check(4, "reachability", "problem", summary, evidence, [fix])
     took = (time.perf_counter() - started) * 1000
     return Check(
         4,
@@ -396,6 +374,31 @@ def check_tcp(
         f"{host}:{port} accepts connections",
         [f"{where}: connected in {took:.1f} ms"],
     )
+
+
+def _unreachable(exc: OSError, host: str, port: int) -> tuple[str, str]:
+    """What a failed connect means, by errno: the summary and the key of its fix in HINTS."""
+    if isinstance(exc, socket.timeout):
+        summary = "no answer to the connection request: a firewall DROP rule, or not on EC2"
+        return summary, "connect_timeout"
+    if exc.errno == errno.ECONNREFUSED:
+        summary = (
+            f"connection refused: a firewall REJECT rule, or nothing listens on {host}:{port} "
+            "(a wrong endpoint setting, or not on EC2)"
+        )
+        return summary, "connect"
+    if exc.errno == errno.ENETUNREACH:
+        return f"no route to {host}: not on EC2, or the network is not up yet", "no_route"
+    if exc.errno == errno.EHOSTUNREACH:
+        summary = (
+            f"host unreachable: nothing answers at {host} on this network, or a rule rejects "
+            "with icmp-host-unreachable (not on EC2, or a wrong endpoint setting)"
+        )
+        return summary, "no_route"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        summary = "connecting is not permitted: a local firewall rule or security policy"
+        return summary, "connect"
+    return "connection failed: a firewall rule, a wrong endpoint, or not on EC2", "connect"
 
 
 _FAILURE_TEXT = {
@@ -452,14 +455,13 @@ def check_token(http: httpx.Client, config: IMDSConfig) -> tuple[Check, str | No
             f"{_status(result)}: this endpoint does not issue tokens (IMDSv1 only), or something "
             "in between does not pass PUT requests"
         )
-        fallback = (
-            "imdsclient falls back to IMDSv1 here"
-            if config.v1_fallback
-            else "IMDSv1 fallback is disabled, so imdsclient will fail"
-        )
+        if not config.v1_fallback:  # what imdsclient's own error will say
+            return Check(
+                5, "token", "problem", summary, evidence, [HINTS["v1_disabled_no_token"]]
+            ), None
         fix = [
-            f"{fallback}; clients that require IMDSv2 will fail. Look for a proxy or firewall "
-            "between this host and IMDS."
+            "imdsclient falls back to IMDSv1 here; clients that require IMDSv2 will fail. "
+            "Look for a proxy or firewall between this host and IMDS."
         ]
         return Check(5, "token", "problem", summary, evidence, fix), None
     assert outcome.error is not None
@@ -469,25 +471,31 @@ def check_token(http: httpx.Client, config: IMDSConfig) -> tuple[Check, str | No
     return Check(5, "token", "problem", summary, evidence, [outcome.error.hint]), None
 
 
-def check_get(http: httpx.Client, token: str | None, *, put_timed_out: bool = False) -> Check:
-    """A GET with the token, and one without (does IMDSv1 answer?)."""
+def check_get(
+    http: httpx.Client, token: str | None, *, put_timed_out: bool = False
+) -> tuple[Check, str | None]:
+    """A GET with the token, and one without (does IMDSv1 answer?); and the instance id, when
+    either GET read it (every fix then names this instance)."""
     evidence: list[str] = []
     fix: list[str] = []
     problems: list[str] = []
     notes: list[str] = []
+    instance_id: str | None = None
     if token is None:
         evidence.append(f"GET {_PROBE_PATH} with token: skipped (no token)")
     else:
-        _, outcome, text = _exchange(http, get_request(_PROBE_PATH, token))
+        result, outcome, text = _exchange(http, get_request(_PROBE_PATH, token))
         evidence.append(f"GET {_PROBE_PATH} with token: {text}")
         if outcome.action is Action.OK:
             notes.append("IMDSv2 GET works")
+            instance_id = _instance_id(result)
         else:
             problems.append(f"GET with token: {text}")
             fix.append(_fix(outcome))
-    _, outcome, text = _exchange(http, get_request(_PROBE_PATH, None))
+    result, outcome, text = _exchange(http, get_request(_PROBE_PATH, None))
     evidence.append(f"GET {_PROBE_PATH} without token: {text}")
     if outcome.action is Action.OK:
+        instance_id = instance_id or _instance_id(result)
         notes.append("IMDSv1 answers (HttpTokens=optional)")
     elif outcome.action is Action.REFRESH_TOKEN and token is not None:
         notes.append(
@@ -501,8 +509,26 @@ def check_get(http: httpx.Client, token: str | None, *, put_timed_out: bool = Fa
         problems.append(f"GET without token: {text}")
         fix.append(_fix(outcome))
     if problems:
-        return Check(6, "get", "problem", "; ".join(problems), evidence, list(dict.fromkeys(fix)))
-    return Check(6, "get", "ok", "; ".join(notes), evidence)
+        check = Check(6, "get", "problem", "; ".join(problems), evidence, list(dict.fromkeys(fix)))
+        return check, instance_id
+    return Check(6, "get", "ok", "; ".join(notes), evidence), instance_id
+
+
+_INSTANCE_ID = re.compile(r"i-[0-9a-f]{8,17}")
+
+
+def _instance_id(result: Result) -> str | None:
+    """The instance id in a 200 answer, if it looks like one (it goes into shell commands)."""
+    if not isinstance(result, Response):
+        return None
+    text = result.body.decode("ascii", "replace").strip()
+    return text if _INSTANCE_ID.fullmatch(text) else None
+
+
+def _name_the_instance(checks: list[Check], instance_id: str) -> None:
+    """Put the instance id into every fix that says ``--instance-id <instance-id>``."""
+    for check in checks:
+        check.fix = [line.replace("<instance-id>", instance_id) for line in check.fix]
 
 
 # -- 7. throttling --------------------------------------------------------------------------
@@ -594,6 +620,7 @@ def run_checks(
         uid = os.getuid()
     config_check, config = check_config(environ, overrides or {})
     checks = [config_check, check_proxy(environ)]
+    instance_id: str | None = None
     targets = list(IMDS_ADDRESSES)
     if config is not None:
         host, _ = _host_port(config.base_url)
@@ -617,8 +644,11 @@ def run_checks(
             with sync_client(config.base_url, config.timeout, transport) as http:
                 token_check, token = check_token(http, config)
                 timed_out = token_check.fix == [HINTS["hop_limit"]]
-                checks += [token_check, check_get(http, token, put_timed_out=timed_out)]
+                get_check, instance_id = check_get(http, token, put_timed_out=timed_out)
+                checks += [token_check, get_check]
     checks.append(check_throttling(runner, interface))
+    if instance_id is not None:
+        _name_the_instance(checks, instance_id)
     return Report(checks)
 
 

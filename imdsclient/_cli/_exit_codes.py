@@ -54,8 +54,8 @@ _ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     (UnauthorizedError, 14, "401: token refused, or IMDSv2 required and no token obtainable"),
     (MetadataNotFoundError, 15, "404: nothing there (no role, no user-data, no tags, ...)"),
     (ThrottledError, 16, "429/503 until the retries ran out: IMDS is throttling"),
-    (IMDSConnectionError, 17, "cannot connect: not on EC2, a firewall rule, a wrong endpoint"),
-    (IMDSTimeoutError, 18, "no answer in time (also: token dropped by the hop limit)"),
+    (IMDSConnectionError, 17, "cannot connect: refused or no route (not on EC2, a REJECT rule)"),
+    (IMDSTimeoutError, 18, "no answer in time: a DROP rule or not on EC2; or the hop limit"),
     (CredentialsError, 19, "role credentials missing, malformed, or Code is not Success"),
     (
         IdentityVerificationError,

@@ -13,12 +13,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 __all__ = [
+    "IPTABLES_NFT_TABLES",
     "BlockingRule",
     "default_route_interface",
     "ip_route_interface",
+    "iptables_nft_tables",
     "nic_counters",
     "parse_iptables",
     "parse_nft",
+    "uid_note",
 ]
 
 
@@ -30,7 +33,9 @@ class BlockingRule:
     rule: str  # as listed
     verdict: str  # REJECT / DROP / reject / drop
     delete: str | None  # the exact command that removes it, when it can be known
-    note: str = ""  # e.g. which users it applies to, or how to find the handle
+    note: str = ""  # which processes it applies to
+    table: str = ""  # "filter" (iptables) or "FAMILY NAME" (nft, e.g. "ip filter")
+    how_to_delete: str = ""  # when there is no exact command: how to find one
 
 
 def _covers(spec: str, targets: Iterable[str]) -> bool:
@@ -57,16 +62,24 @@ def _value_after(words: list[str], *flags: str) -> tuple[str | None, bool]:
 
 def _owner_note(words: list[str], uid: int | None) -> str:
     owner, negated = _value_after(words, "--uid-owner")
+    return uid_note(owner, negated, uid)
+
+
+def uid_note(owner: str | None, negated: bool, uid: int | None) -> str:
+    """Which processes an owner match hits: ``owner`` is a UID, a range ``A-B``, a list
+    ``{ A, B-C }`` or a user name; ``None`` means the rule has no owner match."""
     if owner is None:
         return "applies to every process on this host"
-    scope = f"processes whose UID is {'not ' if negated else ''}{owner}"
+    shown = owner.strip("{} ").replace(" ", "")
+    scope = f"processes whose UID is {'not ' if negated else ''}{shown}"
     if uid is None:
         return f"applies to {scope}"
-    low, _, high = owner.partition("-")
-    try:
-        inside = int(low) <= uid <= int(high or low)
-    except ValueError:
-        return f"applies to {scope}"
+    inside = False
+    for part in shown.split(","):
+        low, _, high = part.strip('"').partition("-")
+        if not (low.isdigit() and (high.isdigit() or not high)):
+            return f"applies to {scope}"  # a user name: cannot tell without looking it up
+        inside = inside or int(low) <= uid <= int(high or low)
     hits = inside != negated
     return f"applies to {scope}; this process (UID {uid}) is {'' if hits else 'not '}affected"
 
@@ -107,9 +120,30 @@ def parse_iptables(
                 verdict,
                 f"sudo iptables {where}-D {line[3:].strip()}",
                 _owner_note(words, uid),
+                table,
             )
         )
     return found
+
+
+_IPTABLES_NFT_WARNING = re.compile(r"table (\S+ \S+) is managed by iptables-nft")
+#: The tables iptables-nft keeps in nft (family ``ip``): its rules show in both listings.
+IPTABLES_NFT_TABLES = frozenset(f"ip {t}" for t in ("filter", "nat", "mangle", "raw", "security"))
+
+
+def iptables_nft_tables(nft_stderr: str, iptables_listing: str | None) -> frozenset[str]:
+    """The nft tables (``"ip filter"``) whose rules an ``iptables`` listing already showed.
+
+    ``nft`` warns on stderr about each table iptables-nft manages; ``iptables-save`` from
+    iptables-nft says ``(nf_tables)`` in its header.  Only family ``ip``: ``iptables-save``
+    does not list ip6tables' rules, so those are reported from the nft listing.
+    """
+    if iptables_listing is None:
+        return frozenset()
+    managed = set(_IPTABLES_NFT_WARNING.findall(nft_stderr))
+    if "(nf_tables)" in iptables_listing.split("\n", 1)[0]:
+        managed |= IPTABLES_NFT_TABLES
+    return frozenset(t for t in managed if t.startswith("ip "))
 
 
 _NFT_TABLE = re.compile(r"^table\s+(\S+)\s+(\S+)\s*\{")
@@ -117,13 +151,15 @@ _NFT_CHAIN = re.compile(r"^chain\s+(\S+)\s*\{")
 _NFT_HANDLE = re.compile(r"\s*#\s*handle\s+(\d+)\s*$")
 _NFT_DADDR = re.compile(r"\b(?:ip|ip6)\s+daddr\s+(!=\s*)?(\{[^}]*\}|\S+)")
 _NFT_VERDICT = re.compile(r"\b(drop|reject)\b")
+_NFT_SKUID = re.compile(r"\b(?:meta\s+)?skuid\s+(!=\s*)?(\{[^}]*\}|\S+)")
 
 
-def parse_nft(text: str, targets: Iterable[str]) -> list[BlockingRule]:
+def parse_nft(text: str, targets: Iterable[str], *, uid: int | None = None) -> list[BlockingRule]:
     """Rules from ``nft -a list ruleset`` that drop or reject an IMDS address.
 
     With ``-a`` each rule ends in ``# handle N`` and the delete command is exact; without
-    handles the note says how to find one.
+    handles the note says how to find one.  A ``meta skuid`` match (also how iptables-nft
+    rules with ``--uid-owner`` show) is explained as the UIDs it hits.
     """
     wanted = list(targets)
     family = name = chain = ""
@@ -147,16 +183,21 @@ def parse_nft(text: str, targets: Iterable[str]) -> list[BlockingRule]:
         if not _covers(daddr.group(2).strip("{} ").replace(" ", ""), wanted):
             continue
         where = f"{family} {name} {chain}"
+        owner = _NFT_SKUID.search(rule)
+        note = uid_note(owner.group(2) if owner else None, bool(owner and owner.group(1)), uid)
+        delete: str | None = None
+        how = ""
         if handle:
-            delete: str | None = f"sudo nft delete rule {where} handle {handle.group(1)}"
-            note = ""
+            delete = f"sudo nft delete rule {where} handle {handle.group(1)}"
         else:
-            delete = None
-            note = (
+            how = (
                 "nft deletes rules by handle: list them with `sudo nft -a list ruleset`, then "
                 f"run `sudo nft delete rule {where} handle <N>`"
             )
-        found.append(BlockingRule("nft", rule.strip(), verdict.group(1), delete, note))
+        nft_table = f"{family} {name}"
+        found.append(
+            BlockingRule("nft", rule.strip(), verdict.group(1), delete, note, nft_table, how)
+        )
     return found
 
 

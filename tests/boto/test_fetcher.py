@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -89,6 +90,34 @@ def test_empty_where_botocore_raises(knobs: dict[str, Any], make_fetcher: MakeFe
         fetcher = make_fetcher(timeout=0.2, base_url=sim.url, config=config)
         assert fetcher.retrieve_iam_role_credentials() == {}
         assert sim.count("GET") == 0  # and no token-less request either
+
+
+def test_the_hop_limit_is_a_warning_once(
+    make_fetcher: MakeFetcher, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Tokens required and the PUT's answer dropped: one WARNING with the hop-limit fix, however
+    many retrievals fail (botocore users see nothing else: the chain just moves on)."""
+    with IMDSSimulator(hop_limit_drop=True, http_tokens="required") as sim:
+        fetcher = make_fetcher(timeout=0.1, base_url=sim.url)
+        with caplog.at_level(logging.DEBUG, logger="imdsclient.boto"):
+            assert fetcher.retrieve_iam_role_credentials() == {}
+            assert fetcher.retrieve_iam_role_credentials() == {}
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "--http-put-response-hop-limit 2" in warnings[0].getMessage()
+    assert [r.levelno for r in caplog.records if r.name == "imdsclient.boto"].count(
+        logging.DEBUG
+    ) == 1  # the second failure is logged at DEBUG only
+
+
+def test_off_ec2_failures_stay_at_debug(
+    make_fetcher: MakeFetcher, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nothing listening (off EC2, the chain's normal case): no warning."""
+    fetcher = make_fetcher(base_url="http://127.0.0.1:9")
+    with caplog.at_level(logging.DEBUG, logger="imdsclient.boto"):
+        assert fetcher.retrieve_iam_role_credentials() == {}
+    assert [r.levelno for r in caplog.records if r.name == "imdsclient.boto"] == [logging.DEBUG]
 
 
 def test_disabled_by_env_sends_nothing(sim: IMDSSimulator, make_fetcher: MakeFetcher) -> None:

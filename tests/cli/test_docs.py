@@ -55,6 +55,10 @@ def test_cli_page_documents_every_command() -> None:
         "disabled",
         "throttled",
         "expired_credentials",
+        "connect_timeout",
+        "no_route",
+        "v1_disabled_no_token",
+        "timeout",
     ],
 )
 def test_troubleshooting_quotes_the_hint_text(key: str) -> None:

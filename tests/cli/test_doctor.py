@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import socket
 import sys
 from typing import Any
 
@@ -14,6 +16,7 @@ from imdsclient.errors import HINTS
 from imdsclient.testing import IMDSSimulator
 from tests.cli.conftest import Cli, FakeRunner
 
+INSTANCE_ID = "i-1234567890abcdef0"
 RULE = "-A OUTPUT -d 169.254.169.254/32 -p tcp -m owner --uid-owner 1000-10000 -j REJECT"
 DELETE = (
     "sudo iptables -D OUTPUT -d 169.254.169.254/32 -p tcp -m owner --uid-owner 1000-10000 -j REJECT"
@@ -47,6 +50,14 @@ COMMIT
 -A IMDS -d 169.254.169.254/32 -p tcp -j REJECT
 COMMIT
 """
+NFT_USERS_RULESET = """\
+table inet fw { # handle 7
+	chain output { # handle 1
+		type filter hook output priority filter; policy accept;
+		ip daddr 169.254.169.254 meta skuid 1000-10000 reject with icmp port-unreachable # handle 2
+	}
+}
+"""
 NFT_RULESET = """\
 table inet filter { # handle 3
 	chain output { # handle 2
@@ -65,9 +76,9 @@ def _report(sim: IMDSSimulator | None, runner: FakeRunner, **kwargs: Any) -> _do
     """Doctor against the simulator in-process (its httpx handler as the transport), so a
     dropped answer is a timeout at once and no check waits on a clock; without a simulator,
     against the real network (nothing listens there)."""
-    overrides: dict[str, Any] = {}
+    overrides: dict[str, Any] = dict(kwargs.pop("overrides_extra", {}))
     if sim is not None:
-        overrides = {"endpoint": sim.url}
+        overrides["endpoint"] = sim.url
         kwargs.setdefault("transport", httpx.MockTransport(sim.handle_httpx))
         kwargs.setdefault("connect", _connected)
     kwargs.setdefault("env", {})
@@ -159,6 +170,48 @@ def test_invalid_configuration_skips_the_network_checks(runner: FakeRunner) -> N
     assert [c.status for c in report.checks[3:6]] == ["skipped"] * 3
 
 
+def _failing(error: OSError) -> _doctor.Connector:
+    def connect(host: str, port: int, timeout: float) -> None:
+        raise error
+
+    return connect
+
+
+@pytest.mark.parametrize(
+    ("error", "summary", "hint"),
+    [
+        (socket.timeout("timed out"), "a firewall DROP rule, or not on EC2", "connect_timeout"),
+        (OSError(errno.ECONNREFUSED, "Connection refused"), "REJECT rule", "connect"),
+        (OSError(errno.ENETUNREACH, "Network is unreachable"), "no route to", "no_route"),
+        (OSError(errno.EHOSTUNREACH, "No route to host"), "host unreachable", "no_route"),
+        (OSError(errno.EPERM, "Operation not permitted"), "not permitted", "connect"),
+    ],
+)
+def test_reachability_verdict_follows_the_errno(
+    runner: FakeRunner, error: OSError, summary: str, hint: str
+) -> None:
+    """Refused, no route, host unreachable, timed out: each its own cause and fix."""
+    report = _report(None, runner, connect=_failing(error))
+    check = _check(report, "reachability")
+    assert check.status == "problem"
+    assert summary in check.summary
+    assert check.fix == [HINTS[hint]]
+    if error.errno:
+        assert errno.errorcode[error.errno] in check.evidence[0]
+
+
+def test_reachability_waits_as_long_as_the_client_does(runner: FakeRunner) -> None:
+    """The TCP probe's timeout is the client's connect timeout (timeout + the SYN slack)."""
+    seen: list[float] = []
+
+    def connect(host: str, port: int, timeout: float) -> None:
+        seen.append(timeout)
+        raise socket.timeout("timed out")
+
+    _report(None, runner, connect=connect)
+    assert seen == [pytest.approx(1.15)]
+
+
 def test_unreachable_endpoint_is_a_problem_and_skips_http(runner: FakeRunner) -> None:
     """Nothing listens: check 4 says so with the connect hint; 5 and 6 are skipped."""
     report = _report(None, runner, env={"AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:9"})
@@ -194,15 +247,36 @@ def test_legacy_imds_is_reported_as_v1_only(
     assert "skipped (no token)" in _check(report, "get").evidence[0]
 
 
+@pytest.mark.imds(legacy=404)
+def test_v1_only_with_fallback_disabled_names_the_v1_only_cause(
+    imds_simulator: IMDSSimulator, runner: FakeRunner
+) -> None:
+    """PUT 404 and --no-v1-fallback: the fix is the v1-only one, not the hop limit."""
+    report = _report(imds_simulator, runner, overrides_extra={"v1_fallback": False})
+    check = _check(report, "token")
+    assert check.fix == [HINTS["v1_disabled_no_token"]]
+    assert "hop" not in " ".join(check.fix)
+
+
+@pytest.mark.imds(endpoint_enabled=False)
+def test_the_placeholder_stays_when_the_instance_id_is_unknown(
+    imds_simulator: IMDSSimulator, runner: FakeRunner
+) -> None:
+    """403 everywhere: no instance id was read, so the fix keeps `<instance-id>`."""
+    check = _check(_report(imds_simulator, runner), "token")
+    assert "--instance-id <instance-id>" in check.fix[0]
+
+
 @pytest.mark.imds(hop_limit_drop=True)
 def test_dropped_token_response_points_at_the_hop_limit(
     imds_simulator: IMDSSimulator, runner: FakeRunner
 ) -> None:
-    """Token PUT unanswered (a read timeout): the hop-limit fix."""
+    """Token PUT unanswered (a read timeout): the hop-limit fix, naming the instance that
+    the token-less GET read."""
     check = _check(_report(imds_simulator, runner), "token")
     assert check.status == "problem"
-    assert check.fix == [HINTS["hop_limit"]]
-    assert "--http-put-response-hop-limit 2" in check.fix[0]
+    assert check.fix == [HINTS["hop_limit"].replace("<instance-id>", INSTANCE_ID)]
+    assert f"--instance-id {INSTANCE_ID} --http-put-response-hop-limit 2" in check.fix[0]
 
 
 @pytest.mark.imds(hop_limit_drop=True, http_tokens="required")
@@ -259,6 +333,8 @@ def test_doctor_ignores_proxy_variables_for_its_own_requests(
 
 # -- proxies --------------------------------------------------------------------------------
 
+IMDS_FIX = "export no_proxy=169.254.169.254 NO_PROXY=169.254.169.254"
+
 
 @pytest.mark.parametrize(
     ("env", "status"),
@@ -269,30 +345,87 @@ def test_doctor_ignores_proxy_variables_for_its_own_requests(
         ({"all_proxy": "socks5://proxy:1080"}, "problem"),
         ({"http_proxy": "http://proxy:3128", "NO_PROXY": "localhost,169.254.169.254"}, "ok"),
         ({"HTTP_PROXY": "http://proxy:3128", "no_proxy": "*"}, "ok"),
-        ({"HTTP_PROXY": "http://proxy:3128", "NO_PROXY": "169.254.169.254:80"}, "ok"),
         ({"HTTP_PROXY": "http://proxy:3128", "NO_PROXY": "localhost,.internal"}, "problem"),
         ({"HTTP_PROXY": "http://proxy:3128", "NO_PROXY": "169.254.0.0/16"}, "problem"),
+        ({"HTTP_PROXY": "http://proxy:3128", "NO_PROXY": ".169.254"}, "ok"),
+        ({"HTTP_PROXY": "http://proxy:3128", "NO_PROXY": "169.254.169.254:80"}, "problem"),
     ],
 )
 def test_proxy_check(env: dict[str, str], status: str) -> None:
-    """Proxy set without NO_PROXY covering 169.254.169.254 (by name or '*') is a problem."""
+    """A proxy a tool would use for 169.254.169.254 without bypassing it is a problem."""
     check = _doctor.check_proxy(env)
     assert check.status == status
     if status == "problem":
-        assert check.fix[0] == "export NO_PROXY=169.254.169.254"
+        (fix,) = check.fix
+        lower, upper = fix.split(" ")[1:]
+        assert lower.startswith("no_proxy=")
+        assert upper.startswith("NO_PROXY=")
+        assert lower[len("no_proxy=") :] == upper[len("NO_PROXY=") :]
+        assert lower.endswith("=169.254.169.254") or lower.endswith(",169.254.169.254")
+
+
+def test_without_any_no_proxy_the_fix_names_imds_alone() -> None:
+    """No no-proxy list yet: the fix sets both cases to the IMDS address."""
+    assert _doctor.check_proxy({"HTTP_PROXY": "http://proxy:3128"}).fix == [IMDS_FIX]
+
+
+def test_lowercase_no_proxy_wins_as_urllib_and_curl_read_it() -> None:
+    """The issue's case: NO_PROXY names IMDS but lowercase no_proxy, which wins, does not."""
+    env = {
+        "http_proxy": "http://proxy:3128",
+        "no_proxy": "localhost,127.0.0.1",
+        "NO_PROXY": "localhost,127.0.0.1,169.254.169.254",
+    }
+    check = _doctor.check_proxy(env)
+    assert check.status == "problem"
+    assert "Python urllib (botocore, boto3, AWS CLI v1) and curl" in check.summary
+    assert check.fix == [
+        "export no_proxy=localhost,127.0.0.1,169.254.169.254 "
+        "NO_PROXY=localhost,127.0.0.1,169.254.169.254"
+    ]
+    assert any("its no_proxy does not cover 169.254.169.254" in line for line in check.evidence)
+
+
+def test_the_fix_satisfies_every_tool() -> None:
+    """After the printed fix, doctor finds nothing left (urllib and curl both bypass)."""
+    env = {"HTTP_PROXY": "http://p:1", "http_proxy": "http://p:1", "no_proxy": "localhost"}
+    fixed = dict(env, no_proxy="localhost,169.254.169.254", NO_PROXY="localhost,169.254.169.254")
+    assert _doctor.check_proxy(env).fix == [
+        "export no_proxy=localhost,169.254.169.254 NO_PROXY=localhost,169.254.169.254"
+    ]
+    assert _doctor.check_proxy(fixed).status == "ok"
+
+
+def test_uppercase_http_proxy_is_used_by_urllib_but_not_by_curl() -> None:
+    """curl never reads HTTP_PROXY (only lowercase http_proxy); urllib reads either."""
+    check = _doctor.check_proxy({"HTTP_PROXY": "http://proxy:3128"})
+    assert check.status == "problem"
+    assert check.summary.startswith("Python urllib (botocore, boto3, AWS CLI v1) would send")
+    assert "curl: no proxy for http://169.254.169.254/" in check.evidence
+
+
+def test_an_empty_lowercase_variable_removes_the_uppercase_one_for_urllib() -> None:
+    """urllib: http_proxy="" set and empty removes HTTP_PROXY; then nothing is proxied."""
+    check = _doctor.check_proxy({"HTTP_PROXY": "http://proxy:3128", "http_proxy": ""})
+    assert check.status == "ok"
 
 
 def test_cidr_no_proxy_is_explained() -> None:
-    """A CIDR entry is flagged with why (urllib/botocore do not read CIDR)."""
-    check = _doctor.check_proxy({"HTTP_PROXY": "http://p:1", "NO_PROXY": "169.254.0.0/16"})
-    assert any("CIDR" in line for line in check.evidence)
-    assert 'export NO_PROXY="169.254.0.0/16,169.254.169.254"' in check.fix[1]
+    """A CIDR entry: curl (7.86+) bypasses, urllib does not, and the evidence says why."""
+    check = _doctor.check_proxy({"http_proxy": "http://p:1", "NO_PROXY": "169.254.0.0/16"})
+    assert check.status == "problem"
+    assert any("urllib does not read CIDR blocks" in line for line in check.evidence)
+    assert any(line.startswith("curl:") and " covers " in line for line in check.evidence)
+    assert check.fix == [
+        "export no_proxy=169.254.0.0/16,169.254.169.254 NO_PROXY=169.254.0.0/16,169.254.169.254"
+    ]
 
 
 def test_proxy_credentials_are_never_shown() -> None:
     """user:password in a proxy URL is redacted from the evidence."""
     check = _doctor.check_proxy({"HTTP_PROXY": "http://alice:s3cr3t@proxy:3128"})
-    assert check.evidence == ["HTTP_PROXY=http://***@proxy:3128"]
+    assert check.evidence[0] == "HTTP_PROXY=http://***@proxy:3128"
+    assert "s3cr3t" not in json.dumps(_doctor.Report([check]).as_dict())
 
 
 @pytest.mark.parametrize(
@@ -305,7 +438,8 @@ def test_proxy_credentials_are_never_shown() -> None:
 def test_proxy_passwords_of_any_shape_are_never_shown(url: str, shown: str) -> None:
     """A password containing `://`, or a proxy URL without a scheme, is still fully masked."""
     check = _doctor.check_proxy({"HTTP_PROXY": url})
-    assert check.evidence == [f"HTTP_PROXY={shown}"]
+    assert check.evidence[0] == f"HTTP_PROXY={shown}"
+    assert not any("alice" in line for line in check.evidence)
 
 
 # -- firewall through the runner ------------------------------------------------------------
@@ -355,6 +489,51 @@ def test_nft_rule_is_shown_with_its_handle_delete(runner: FakeRunner) -> None:
     assert check.status == "problem"
     assert check.fix == ["sudo nft delete rule inet filter output handle 5"]
     assert "`iptables-save`: not installed" in check.evidence
+
+
+IPTABLES_NFT_SAVE = f"""\
+# Generated by iptables-save v1.8.9 (nf_tables) on Tue Dec  1 22:13:42 2026
+*filter
+:OUTPUT ACCEPT [0:0]
+{RULE} --reject-with icmp-port-unreachable
+COMMIT
+"""
+IPTABLES_NFT_RULESET = """\
+table ip filter { # handle 2
+	chain OUTPUT { # handle 1
+		type filter hook output priority filter; policy accept;
+		meta l4proto tcp ip daddr 169.254.169.254 skuid 1000-10000 counter reject # handle 2
+	}
+}
+"""
+NFT_WARNING = "# Warning: table ip filter is managed by iptables-nft, do not touch!\n"
+
+
+def test_an_iptables_nft_rule_is_reported_once(runner: FakeRunner) -> None:
+    """iptables-nft shows its rule in both listings: one rule, one fix (iptables -D)."""
+    runner.outputs[("iptables-save",)] = (0, IPTABLES_NFT_SAVE, "")
+    runner.outputs[("nft", "-a", "list", "ruleset")] = (0, IPTABLES_NFT_RULESET, NFT_WARNING)
+    check = _doctor.check_firewall(runner, ["169.254.169.254"], 0)
+    assert check.summary == "1 firewall rule blocks IMDS"
+    assert check.fix == [f"{DELETE} --reject-with icmp-port-unreachable"]
+    assert any("counted once" in line for line in check.evidence)
+    assert any("(UID 0) is not affected" in line for line in check.evidence)
+
+
+def test_an_nft_only_rule_is_reported_with_its_uids(runner: FakeRunner) -> None:
+    """A rule only nft shows (no iptables listing of it) keeps its nft delete and UID note."""
+    runner.outputs[("iptables-save",)] = (
+        0,
+        "# Generated by iptables-save v1.8.9 (nf_tables)\n",
+        "",
+    )
+    runner.outputs[("nft", "-a", "list", "ruleset")] = (0, NFT_USERS_RULESET, "")
+    check = _doctor.check_firewall(runner, ["169.254.169.254"], 1000)
+    assert check.fix == ["sudo nft delete rule inet fw output handle 2"]
+    assert any(
+        "processes whose UID is 1000-10000; this process (UID 1000) is affected" in line
+        for line in check.evidence
+    )
 
 
 def test_permission_denied_is_skipped_with_the_message(runner: FakeRunner) -> None:

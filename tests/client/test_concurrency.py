@@ -19,8 +19,8 @@ from imdsclient import (
     AsyncIMDSClient,
     EndpointDisabledError,
     IMDSClient,
+    IMDSConnectionError,
     IMDSError,
-    IMDSTimeoutError,
 )
 from imdsclient._async_client import GATHER_CONCURRENCY
 from imdsclient._protocol import TTL_HEADER
@@ -184,7 +184,7 @@ def test_threads_waiting_on_a_failed_token_fetch_share_its_error(imds: respx.Rou
         if first.acquire(blocking=False):  # wait until every thread has asked for the token
             for _ in range(THREADS + 2):
                 assert clock.reads.acquire(timeout=10)
-        raise httpx.ConnectTimeout("no route", request=request)
+        raise httpx.ConnectError("no route", request=request)
 
     imds.put(TOKEN).mock(side_effect=unreachable)
 
@@ -196,7 +196,7 @@ def test_threads_waiting_on_a_failed_token_fetch_share_its_error(imds: respx.Rou
 
     with client, ThreadPoolExecutor(THREADS) as pool:
         outcomes = list(pool.map(get, range(THREADS)))
-    assert all(isinstance(o, IMDSTimeoutError) for o in outcomes)
+    assert all(isinstance(o, IMDSConnectionError) for o in outcomes)
     assert puts(imds) == 1
 
 
@@ -210,7 +210,7 @@ def test_tasks_waiting_on_a_failed_token_fetch_share_its_error(
         if len(events) == 1:  # the first PUT waits until every task is queued, then fails
             events.append(asyncio.Event())
             await events[0].wait()
-            raise httpx.ConnectTimeout("no route", request=request)
+            raise httpx.ConnectError("no route", request=request)
         return httpx.Response(200, text="tok", headers={TTL_HEADER: "21600"})
 
     imds.put(TOKEN).mock(side_effect=unreachable_once)
@@ -226,6 +226,6 @@ def test_tasks_waiting_on_a_failed_token_fetch_share_its_error(
             return outcomes, await client.get("instance-id")
 
     outcomes, later = asyncio.run(main())
-    assert all(isinstance(o, IMDSTimeoutError) for o in outcomes)
+    assert all(isinstance(o, IMDSConnectionError) for o in outcomes)
     assert later == "i-1"
     assert puts(imds) == 2

@@ -17,6 +17,7 @@ from imdsclient import (
     RetryEvent,
     RetryPolicy,
     ThrottledError,
+    _transport,
 )
 from imdsclient._protocol import MAX_BODY_BYTES, TTL_HEADER
 from imdsclient.testing import FakeClock, instant_retries
@@ -142,13 +143,43 @@ def test_connection_refused_on_first_contact_fails_fast(
 
 
 def test_connect_timeout_on_first_contact_fails_fast(
+    imds: respx.Router, make_client: MakeClient, clock: FakeClock
+) -> None:
+    """A blackholed endpoint: two attempts, the second at once, then IMDSTimeoutError naming
+    DROP rules (off EC2 ~1.65 s with the defaults)."""
+    imds.put(TOKEN).mock(side_effect=httpx.ConnectTimeout("blackhole"))
+    with pytest.raises(IMDSTimeoutError) as info:
+        make_client().get("instance-id")
+    assert len(imds.calls) == 2
+    assert clock.sleeps == [0.0]
+    assert "DROPs traffic to 169.254.169.254" in str(info.value)
+    assert "nft list ruleset" in str(info.value)
+
+
+def test_the_second_first_contact_attempt_waits_half_the_timeout(
     imds: respx.Router, make_client: MakeClient
 ) -> None:
-    """A blackholed endpoint raises IMDSTimeoutError after one attempt."""
-    imds.put(TOKEN).mock(side_effect=httpx.ConnectTimeout("blackhole"))
-    with pytest.raises(IMDSTimeoutError):
-        make_client().get("instance-id")
-    assert len(imds.calls) == 1
+    """The first attempt waits timeout + slack (two SYNs); the second, one more SYN, waits half
+    the timeout; once IMDS answers, everything uses the client's own limits again."""
+    imds.put(TOKEN).mock(
+        side_effect=[
+            httpx.ConnectTimeout("lost SYNs"),
+            httpx.Response(200, text="tok", headers={TTL_HEADER: "21600"}),
+        ]
+    )
+    imds.get(ID).respond(200, text="i-1")
+    assert make_client(timeout=1.0).get("instance-id") == "i-1"
+    connects = [call.request.extensions["timeout"]["connect"] for call in imds.calls]
+    assert connects == [pytest.approx(1.15), 0.5, pytest.approx(1.15)]
+
+
+def test_the_connect_phase_outlasts_the_kernels_syn_resend() -> None:
+    """Connecting may take timeout + 0.15 s, so Linux's resent SYN (1 s later) is answered;
+    reading keeps the timeout as set."""
+    with _transport.sync_client("http://127.0.0.1:9", 1.0) as http:
+        assert http.timeout.connect == pytest.approx(1.0 + _transport.SYN_RESEND_SLACK)
+        assert http.timeout.read == 1.0
+    assert _transport.SYN_RESEND_SLACK == 0.15
 
 
 def test_connection_errors_after_contact_are_retried(
@@ -167,6 +198,34 @@ def test_connection_errors_after_contact_are_retried(
     assert client.get("instance-id") == "i-1"
     assert client.get("instance-id") == "i-1"
     assert gets(imds) == 4
+
+
+def test_connect_timeouts_after_contact_get_the_throttling_budget(
+    imds: respx.Router, make_client: MakeClient, clock: FakeClock
+) -> None:
+    """Once IMDS has answered, SYNs lost to packet throttling are retried like 429s."""
+    imds.get(ID).mock(
+        side_effect=[
+            httpx.Response(200, text="i-1"),
+            *[httpx.ConnectTimeout("dropped SYN")] * 8,
+            httpx.Response(200, text="i-1"),
+        ]
+    )
+    client = make_client(num_attempts=3)
+    assert client.get("instance-id") == "i-1"
+    assert client.get("instance-id") == "i-1"
+    assert gets(imds) == 10
+    assert len(clock.sleeps) == 8
+
+
+def test_connection_errors_name_a_custom_endpoint_and_its_source(
+    imds: respx.Router, make_client: MakeClient
+) -> None:
+    """The endpoint tried is named, with where the setting came from, when it is not IMDS's."""
+    imds.put(TOKEN).mock(side_effect=httpx.ConnectError("refused"))
+    with pytest.raises(IMDSConnectionError) as info:
+        make_client().get("instance-id")
+    assert f"at {ENDPOINT} (the endpoint setting, from argument)" in str(info.value)
 
 
 def test_read_timeouts_on_get_are_retried_then_raised(

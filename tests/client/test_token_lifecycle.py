@@ -146,9 +146,11 @@ def test_v1_disabled_never_sends_a_tokenless_request(
     """With v1 fallback off, a PUT answered 404 raises instead of trying without a token."""
     imds.put(TOKEN).respond(404)
     imds.get(ID).respond(200, text="i-0abc")
-    with pytest.raises(UnauthorizedError, match="fallback is disabled"):
+    with pytest.raises(UnauthorizedError, match="fallback is disabled") as info:
         make_client(v1_fallback=False).get("instance-id")
     assert trace(imds) == [("PUT", TOKEN, None)]
+    assert "IMDSv1 only" in info.value.hint  # the cause: nothing here issues tokens
+    assert "hop" not in str(info.value)  # not the container cure, which cannot help
 
 
 def test_put_timeout_falls_back_to_v1(imds: respx.Router, make_client: MakeClient) -> None:
@@ -162,13 +164,29 @@ def test_put_timeout_falls_back_to_v1(imds: respx.Router, make_client: MakeClien
 def test_put_timeout_then_v1_refused_names_the_hop_limit(
     imds: respx.Router, make_client: MakeClient
 ) -> None:
-    """When IMDSv1 is refused after a dropped PUT, the error names the hop-limit fix."""
+    """IMDSv1 refused right after a dropped PUT: the hop-limit fix, and no second PUT (its
+    answer would be dropped too: the call waits for a dropped PUT once, not twice)."""
     imds.put(TOKEN).mock(side_effect=httpx.ReadTimeout("dropped"))
     imds.get(ID).respond(401)
     with pytest.raises(UnauthorizedError) as info:
         make_client().get("instance-id")
     assert "--http-put-response-hop-limit 2" in str(info.value)
-    assert [m for m, _, _ in trace(imds)] == ["PUT", "GET", "PUT"]
+    assert [m for m, _, _ in trace(imds)] == ["PUT", "GET"]
+
+
+def test_a_401_after_an_older_hop_limit_decision_probes_the_token_once(
+    imds: respx.Router, make_client: MakeClient
+) -> None:
+    """A 401 in a later call is news (tokens now required): one more PUT, then the error."""
+    imds.put(TOKEN).mock(side_effect=httpx.ReadTimeout("dropped"))
+    get = imds.get(ID)
+    get.respond(200, text="i-0abc")
+    client = make_client()
+    assert client.get("instance-id") == "i-0abc"  # IMDSv1, the PUT's answer dropped
+    get.respond(401)
+    with pytest.raises(UnauthorizedError, match="hop-limit"):
+        client.get("instance-id")
+    assert [m for m, _, _ in trace(imds)] == ["PUT", "GET", "GET", "PUT"]
 
 
 def test_put_timeout_with_v1_disabled_names_the_hop_limit(

@@ -23,11 +23,13 @@ from imdsclient._protocol import (
     Response,
     Result,
     classify,
+    is_dropped_syn,
     normalize_path,
     parse_listing,
     retry_after,
     token_ttl_from,
 )
+from imdsclient.errors import HINTS
 
 GET = "/latest/meta-data/instance-id"
 
@@ -80,12 +82,20 @@ ROWS: list[tuple[str, Result, str, bool, Action, type[IMDSError] | None]] = [
         IMDSConnectionError,
     ),
     (
-        "connect timeout, first contact",
+        "connect timeout, first contact (once more, at once)",
         Failure(FailureKind.CONNECT_TIMEOUT),
         TOKEN_PATH,
         False,
-        Action.RAISE,
+        Action.RETRY,
         IMDSTimeoutError,
+    ),
+    (
+        "no route, first contact",
+        Failure(FailureKind.CONNECT, "ENETUNREACH"),
+        GET,
+        False,
+        Action.RAISE,
+        IMDSConnectionError,
     ),
     (
         "refused after contact",
@@ -116,6 +126,48 @@ def test_classify(
         assert type(outcome.error) is error
         assert outcome.error.path == path
         assert outcome.error.hint
+
+
+def test_a_first_contact_connect_timeout_is_retried_without_waiting() -> None:
+    """The retry after a first-contact connect timeout starts at once: the timeout was the wait."""
+    outcome = classify(Failure(FailureKind.CONNECT_TIMEOUT), path=GET, endpoint_seen=False)
+    assert outcome.retry_after == 0.0
+    later = classify(Failure(FailureKind.CONNECT_TIMEOUT), path=GET, endpoint_seen=True)
+    assert later.retry_after is None
+
+
+def test_a_connect_timeout_names_a_drop_rule_not_the_timeout_setting() -> None:
+    """A connect timeout's hint is the DROP-rule one, with both listing commands."""
+    outcome = classify(Failure(FailureKind.CONNECT_TIMEOUT), path=GET, endpoint_seen=False)
+    assert outcome.error is not None
+    assert outcome.error.hint == HINTS["connect_timeout"]
+    assert "DROP" in outcome.error.hint
+    assert "sudo iptables-save | grep 169.254.169.254" in outcome.error.hint
+    assert "sudo nft list ruleset | grep 169.254.169.254" in outcome.error.hint
+    read = classify(Failure(FailureKind.READ_TIMEOUT), path=GET, endpoint_seen=True)
+    assert read.error is not None
+    assert read.error.hint == HINTS["timeout"]
+
+
+def test_connection_errors_name_the_endpoint_when_given() -> None:
+    """The endpoint tried appears in a connection error only when classify is told it."""
+    refused = Failure(FailureKind.CONNECT, "ConnectError")
+    named = classify(refused, path=GET, endpoint_seen=False, endpoint="http://127.0.0.1:9")
+    plain = classify(refused, path=GET, endpoint_seen=False)
+    assert named.error is not None
+    assert plain.error is not None
+    assert named.error.message == (
+        f"IMDS connection failed for {GET} at http://127.0.0.1:9 (ConnectError)"
+    )
+    assert plain.error.message == f"IMDS connection failed for {GET} (ConnectError)"
+
+
+def test_only_a_connect_timeout_is_a_dropped_syn() -> None:
+    """is_dropped_syn: a connect timeout, nothing else (not a read timeout, not a 429)."""
+    assert is_dropped_syn(Failure(FailureKind.CONNECT_TIMEOUT))
+    assert not is_dropped_syn(Failure(FailureKind.READ_TIMEOUT))
+    assert not is_dropped_syn(Failure(FailureKind.CONNECT))
+    assert not is_dropped_syn(answer(429))
 
 
 def test_fallback_reasons_say_why() -> None:

@@ -12,6 +12,7 @@ from imdsclient._config import IMDSConfig
 from imdsclient._flow import Run, Send, Sleep
 from imdsclient._protocol import Failure, FailureKind, Request, Response, Result
 from imdsclient._retry import (
+    FIRST_CONTACT_ATTEMPTS,
     RetryEvent,
     RetryPolicy,
     ThrottleGate,
@@ -100,6 +101,36 @@ def test_connection_failures_are_not_retried_before_first_contact(clock: FakeClo
     refused = Failure(FailureKind.CONNECT)
     assert run([refused], clock, seen=False) == (refused, 1)
     assert run([refused], clock, seen=True)[1] == 3
+
+
+def test_a_connect_timeout_on_first_contact_gets_one_more_attempt(clock: FakeClock) -> None:
+    """Off EC2 nothing answers: two attempts, the second at once, whatever num_attempts says."""
+    silence = Failure(FailureKind.CONNECT_TIMEOUT)
+    assert run([silence], clock, seen=False, attempts=5) == (silence, FIRST_CONTACT_ATTEMPTS)
+    assert FIRST_CONTACT_ATTEMPTS == 2
+    assert clock.sleeps == [0.0]
+    ok = Response(200, {}, b"x")
+    assert run([silence, ok], clock, seen=False, attempts=1) == (ok, 2)
+
+
+def test_connect_timeouts_after_contact_get_the_throttling_budget(clock: FakeClock) -> None:
+    """Packet throttling drops SYNs: once IMDS has answered, a connect timeout is retried like
+    a 429 (at least ten attempts), not like a reset (num_attempts)."""
+    dropped_syn = Failure(FailureKind.CONNECT_TIMEOUT)
+    assert run([dropped_syn], clock, attempts=3)[1] == 10
+    assert run([Failure(FailureKind.DROPPED)], clock, attempts=3)[1] == 3
+    ok = Response(200, {}, b"x")
+    assert run([dropped_syn] * 6 + [ok], clock, attempts=3) == (ok, 7)
+
+
+def test_a_dropped_syn_closes_the_gate_like_a_429(clock: FakeClock) -> None:
+    """A connect timeout after contact pauses the client's other requests for its backoff."""
+    gate = ThrottleGate()
+    events: list[RetryEvent] = []
+    ok = Response(200, {}, b"")
+    run([Failure(FailureKind.CONNECT_TIMEOUT), ok], clock, gate=gate, events=events)
+    assert [e.throttled for e in events] == [True]
+    assert gate.remaining(clock.monotonic() - clock.sleeps[0]) == pytest.approx(clock.sleeps[0])
 
 
 def test_retry_events_describe_each_wait(clock: FakeClock) -> None:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from imdsclient import IMDSTimeoutError
-from imdsclient._token import FALLBACK_RECHECK_SECONDS, Plan, TokenState, refresh_margin
+from imdsclient._token import (
+    FALLBACK_RECHECK_SECONDS,
+    HOP_LIMIT_RECHECK_SECONDS,
+    Plan,
+    TokenState,
+    refresh_margin,
+)
 from imdsclient.errors import IMDSConnectionError
 
 
@@ -48,6 +54,17 @@ def test_fallback_is_remembered_then_reprobed() -> None:
     assert state.fallback_reason == "legacy"
     assert state.plan(FALLBACK_RECHECK_SECONDS - 1)[0] is Plan.USE
     assert state.plan(FALLBACK_RECHECK_SECONDS)[0] is Plan.FETCH
+
+
+def test_a_hop_limit_fallback_stands_for_an_hour() -> None:
+    """A dropped PUT (each probe waits the whole timeout) is probed again after an hour; a
+    404/405 (a quick answer) after five minutes."""
+    state = TokenState()
+    state.fall_back("hop_limit", now=0.0)
+    assert state.plan(FALLBACK_RECHECK_SECONDS)[0] is Plan.USE
+    assert state.plan(HOP_LIMIT_RECHECK_SECONDS - 1)[0] is Plan.USE
+    assert state.plan(HOP_LIMIT_RECHECK_SECONDS)[0] is Plan.FETCH
+    assert HOP_LIMIT_RECHECK_SECONDS == 3600.0
 
 
 def test_a_token_ends_the_fallback() -> None:
