@@ -5,6 +5,7 @@ core."""
 from __future__ import annotations
 
 import asyncio
+import os
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -32,6 +33,8 @@ class AsyncIMDSClient(AsyncMethods, ClientBase):
 
     def _open(self) -> None:
         self._lock: asyncio.Lock | None = None  # made in the running loop (Python 3.9 binds early)
+        self._pid = os.getpid()
+        self._loop: asyncio.AbstractEventLoop | None = None  # bound at the first call
         self._http: httpx.AsyncClient | None = async_client(
             self.config.base_url, self.config.timeout, self._transport
         )
@@ -39,7 +42,8 @@ class AsyncIMDSClient(AsyncMethods, ClientBase):
     async def aclose(self) -> None:
         """Close the connection pool; the client cannot be used afterwards."""
         http, self._http = self._http, None
-        if http is not None:
+        mine = self._loop in (None, asyncio.get_running_loop()) and self._pid == os.getpid()
+        if http is not None and mine:  # a pool of another loop or process cannot be closed here
             await http.aclose()
 
     async def __aenter__(self) -> AsyncIMDSClient:
@@ -56,6 +60,13 @@ class AsyncIMDSClient(AsyncMethods, ClientBase):
     # -- the effect interpreter ------------------------------------------------------------
 
     async def _run(self, flow: Flow[T]) -> T:
+        """One public call.  A call made after ``aclose()`` is a usage error (RuntimeError); a
+        call in flight when another task closes the client ends with an IMDSError."""
+        if self._client() is None:
+            raise RuntimeError("This AsyncIMDSClient is closed; create a new one.")
+        return await self._drive(flow)
+
+    async def _drive(self, flow: Flow[T]) -> T:
         """Drive a flow: carry out each effect and hand back its result (or its error)."""
         run = Run(flow)
         while (effect := run.effect()) is not None:
@@ -71,10 +82,11 @@ class AsyncIMDSClient(AsyncMethods, ClientBase):
         if isinstance(effect, Sleep):
             return await self._session.clock.asleep(effect.seconds)
         if isinstance(effect, Locked):
+            self._client()  # in a new loop or a forked child, replace the lock first
             if self._lock is None:
                 self._lock = asyncio.Lock()
             async with self._lock:
-                return await self._run(effect.flow)
+                return await self._drive(effect.flow)
         if isinstance(effect, Gather):
             return await self._gather(effect.flows)
         raise TypeError(f"not an effect: {effect!r}")
@@ -84,7 +96,7 @@ class AsyncIMDSClient(AsyncMethods, ClientBase):
 
         async def bounded(flow: Flow[Any]) -> Any:
             async with limit:
-                return await self._run(flow)
+                return await self._drive(flow)
 
         tasks = [asyncio.ensure_future(bounded(flow)) for flow in flows]
         try:
@@ -97,7 +109,15 @@ class AsyncIMDSClient(AsyncMethods, ClientBase):
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
 
-    def _client(self) -> httpx.AsyncClient:
-        if self._http is None:
-            raise RuntimeError("This AsyncIMDSClient is closed; create a new one.")
+    def _client(self) -> httpx.AsyncClient | None:
+        """The connection pool (``None`` once closed), rebuilt for a new event loop (a second
+        ``asyncio.run``) or in a forked child: connections and the lock belong to one loop of
+        one process."""
+        loop = asyncio.get_running_loop()
+        if self._http is not None and (self._loop is not loop or self._pid != os.getpid()):
+            if self._loop is not None:  # the old pool's loop is gone or not ours: drop it
+                self._http = async_client(
+                    self.config.base_url, self.config.timeout, self._transport
+                )
+            self._loop, self._pid, self._lock = loop, os.getpid(), None
         return self._http

@@ -54,6 +54,13 @@ class IMDSClient(SyncMethods, ClientBase):
     # -- the effect interpreter ------------------------------------------------------------
 
     def _run(self, flow: Flow[T]) -> T:
+        """One public call.  A call made after ``close()`` is a usage error (RuntimeError); a
+        call in flight when another thread closes the client ends with an IMDSError."""
+        if self._client() is None:
+            raise RuntimeError("This IMDSClient is closed; create a new one.")
+        return self._drive(flow)
+
+    def _drive(self, flow: Flow[T]) -> T:
         """Drive a flow: carry out each effect and hand back its result (or its error)."""
         run = Run(flow)
         while (effect := run.effect()) is not None:
@@ -71,16 +78,16 @@ class IMDSClient(SyncMethods, ClientBase):
         if isinstance(effect, Locked):
             self._client()  # after a fork, replace the lock before waiting on it
             with self._lock:
-                return self._run(effect.flow)
+                return self._drive(effect.flow)
         if isinstance(effect, Gather):
-            return [self._run(flow) for flow in effect.flows]
+            return [self._drive(flow) for flow in effect.flows]
         raise TypeError(f"not an effect: {effect!r}")
 
-    def _client(self) -> httpx.Client:
-        if self._http is None:
-            raise RuntimeError("This IMDSClient is closed; create a new one.")
-        if self._pid != os.getpid():  # forked: never share the parent's connections or lock
-            # The parent's lock may have been held by a thread that does not exist here.
+    def _client(self) -> httpx.Client | None:
+        """The connection pool (``None`` once closed), rebuilt in a forked child."""
+        if self._http is not None and self._pid != os.getpid():
+            # Forked: never share the parent's connections, nor its lock, which may have been
+            # held by a thread that does not exist here.
             self._pid, self._lock = os.getpid(), threading.Lock()
             self._http = sync_client(self.config.base_url, self.config.timeout, self._transport)
         return self._http

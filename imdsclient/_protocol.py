@@ -54,6 +54,8 @@ TOKEN_HEADER = "X-aws-ec2-metadata-token"
 META_DATA = "/latest/meta-data/"
 #: Real IMDS answers are a few KiB (user-data is at most 16 KiB); anything far bigger is not IMDS.
 MAX_BODY_BYTES = 1024 * 1024
+#: The longest token accepted from the PUT (real ones are 56 characters); it becomes a header.
+MAX_TOKEN_CHARS = 4096
 
 # Letters, digits and the punctuation IMDS paths use (MACs, tag keys, `0=name`); nothing that could
 # change the host, smuggle a header, or be decoded into something else (`%`, `\`, `?`, `#`).
@@ -87,6 +89,7 @@ class FailureKind(enum.Enum):
     READ_TIMEOUT = "no answer in time"
     DROPPED = "connection dropped"
     TOO_LARGE = "response too large"
+    CLOSED = "client closed while the request was in flight"
 
 
 @dataclass(frozen=True)
@@ -155,10 +158,11 @@ def get_request(path: str, token: str | None) -> Request:
 
 def token_ttl_from(response: Response, requested: int) -> tuple[str, int]:
     """Read a token answer: the token and the TTL IMDS echoed (never longer than requested)."""
-    token = response.body.decode("ascii", "replace").strip()
-    if not _TOKEN_CHARS.fullmatch(token):
+    token = _usable_token(response.body)
+    if token is None:  # no local holds the refused bytes: tracebacks may show locals
         raise IMDSError(
-            "IMDS answered the token request with an unusable token",
+            "IMDS answered the token request with an unusable token (it must be 1 to "
+            f"{MAX_TOKEN_CHARS} printable ASCII characters)",
             status=response.status,
             path=TOKEN_PATH,
             hint=HINTS["bad_response"],
@@ -168,6 +172,14 @@ def token_ttl_from(response: Response, requested: int) -> tuple[str, int]:
     except ValueError:
         echoed = requested
     return token, max(1, min(echoed, requested))
+
+
+def _usable_token(body: bytes) -> str | None:
+    """The token in a PUT answer's body, or ``None`` when it cannot go into a header."""
+    if len(body) > MAX_TOKEN_CHARS + 64:  # room for surrounding whitespace
+        return None
+    token = body.decode("ascii", "replace").strip()
+    return token if len(token) <= MAX_TOKEN_CHARS and _TOKEN_CHARS.fullmatch(token) else None
 
 
 def parse_listing(body: bytes) -> list[str]:
@@ -254,6 +266,13 @@ def _classify_failure(failure: Failure, *, path: str, endpoint_seen: bool) -> Ou
     what = f"{kind.value} for {path}" + (f" ({failure.detail})" if failure.detail else "")
     if kind is FailureKind.TOO_LARGE:
         return Outcome(Action.RAISE, IMDSError(f"IMDS {what}", path=path, hint=HINTS["too_large"]))
+    if kind is FailureKind.CLOSED:
+        error = IMDSConnectionError(
+            f"The request for {path} was cut short: the client was closed while it was in flight",
+            path=path,
+            hint=HINTS["closed"],
+        )
+        return Outcome(Action.RAISE, error)
     if kind is FailureKind.READ_TIMEOUT and path == TOKEN_PATH:
         # Connected, but the PUT's answer never came back: the hop limit drops it (containers).
         return Outcome(Action.FALLBACK_V1, reason="hop_limit")
