@@ -26,6 +26,7 @@ from imdsclient.errors import (
 
 __all__ = [
     "MAX_BODY_BYTES",
+    "MAX_PATH_CHARS",
     "META_DATA",
     "TOKEN_HEADER",
     "TOKEN_PATH",
@@ -37,6 +38,7 @@ __all__ = [
     "Request",
     "Response",
     "Result",
+    "SecretBytes",
     "classify",
     "describe",
     "get_request",
@@ -54,31 +56,52 @@ TOKEN_HEADER = "X-aws-ec2-metadata-token"
 META_DATA = "/latest/meta-data/"
 #: Real IMDS answers are a few KiB (user-data is at most 16 KiB); anything far bigger is not IMDS.
 MAX_BODY_BYTES = 1024 * 1024
+#: The longest path sent.  Real IMDS paths are under 200 characters; a crawl builds at most
+#: 16 levels of 255-character entries (4 114 with the prefix); httpx refuses URLs over 65 536.
+MAX_PATH_CHARS = 8192
 #: The longest token accepted from the PUT (real ones are 56 characters); it becomes a header.
 MAX_TOKEN_CHARS = 4096
+#: What a secret shows in a ``repr`` (the token in a request header).
+MASK = "**********"
 
 # Letters, digits and the punctuation IMDS paths use (MACs, tag keys, `0=name`); nothing that could
 # change the host, smuggle a header, or be decoded into something else (`%`, `\`, `?`, `#`).
 _PATH_CHARS = re.compile(r"[A-Za-z0-9/._\-+=,:@~]*")
 _TOKEN_CHARS = re.compile(r"[\x21-\x7e]+")
+_TOKEN_KEY = TOKEN_HEADER.lower()
 
 
 @dataclass(frozen=True)
 class Request:
-    """One HTTP request to IMDS, independent of any HTTP library."""
+    """One HTTP request to IMDS, independent of any HTTP library.
+
+    Its ``repr`` masks the session token: requests travel through frames whose locals error
+    reporters capture (Sentry's default, ``traceback``'s ``capture_locals``).
+    """
 
     method: str
     path: str
     headers: Mapping[str, str] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        shown = {k: MASK if k.lower() == _TOKEN_KEY else v for k, v in self.headers.items()}
+        return f"Request(method={self.method!r}, path={self.path!r}, headers={shown!r})"
+
 
 @dataclass(frozen=True)
 class Response:
-    """An answer from the endpoint (header names lower-case)."""
+    """An answer from the endpoint (header names lower-case).
+
+    Its ``repr`` shows the body's size, never its bytes: a body may be a token, credentials or
+    user-data.
+    """
 
     status: int
     headers: Mapping[str, str]
     body: bytes
+
+    def __repr__(self) -> str:
+        return f"Response(status={self.status!r}, body=<{len(self.body)} bytes>)"
 
 
 class FailureKind(enum.Enum):
@@ -101,6 +124,16 @@ class Failure:
 
 
 Result = Union[Response, Failure]
+
+
+class SecretBytes(bytes):
+    """Bytes that show only their size in a ``repr``: a credential document on its way through
+    frames whose locals an error reporter may capture.  Otherwise plain ``bytes``."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} secret bytes>"
 
 
 class Action(enum.Enum):
@@ -135,6 +168,11 @@ def normalize_path(path: str) -> str:
     """
     if not isinstance(path, str):
         raise TypeError(f"IMDS path must be a str, not {type(path).__name__}")
+    if len(path) > MAX_PATH_CHARS:
+        raise ValueError(
+            f"IMDS path {path[:40]!r}... is {len(path)} characters long; IMDS paths are at "
+            f"most {MAX_PATH_CHARS} characters (real ones are under 200)"
+        )
     if not _PATH_CHARS.fullmatch(path):
         bad = next(ch for ch in path if not _PATH_CHARS.fullmatch(ch))
         raise ValueError(f"IMDS path {path!r} contains {bad!r}, which IMDS paths never contain")

@@ -17,7 +17,7 @@ from imdsclient._api._model import (
     validate,
 )
 from imdsclient._flow import Flow, operation
-from imdsclient._protocol import META_DATA, parse_listing
+from imdsclient._protocol import META_DATA, SecretBytes, parse_listing
 from imdsclient._session import Session
 from imdsclient.errors import HINTS, CredentialsError
 
@@ -86,8 +86,19 @@ def parse_credentials(body: bytes, *, role: str, path: str | None = None) -> IAM
 
     Every failure is a :class:`CredentialsError`: unusable bytes or JSON, a missing or malformed
     field, or a ``Code`` other than ``Success`` (then ``.code`` and ``.detail``, the document's
-    ``Message``, are set).  No message ever contains the secret key or the token.
+    ``Message``, are set).  No message ever contains the secret key or the token, and neither
+    does the error's traceback: the frames that held the parsed document are cut from it (error
+    reporters such as Sentry show every frame's locals), and so is pydantic's error, which
+    quotes input values.
     """
+    try:
+        return _parse_credentials(body, role=role, path=path)
+    except CredentialsError as exc:
+        exc.__context__ = None
+        raise exc.with_traceback(None) from None
+
+
+def _parse_credentials(body: bytes, *, role: str, path: str | None) -> IAMCredentials:
     if path is None:
         path = META_DATA + CREDENTIALS_FOLDER + role
     what = f"credentials for role {role!r}"
@@ -131,8 +142,10 @@ def _discover_role(session: Session) -> Flow[str]:
     return role
 
 
-def _credentials_body(session: Session, role: str) -> Flow[bytes | None]:
-    return (yield from fetch_or_none(session, CREDENTIALS_FOLDER + role))
+def _credentials_body(session: Session, role: str) -> Flow[SecretBytes | None]:
+    """The credential document, masked in ``repr`` (it sits in the flow's locals)."""
+    body = yield from fetch_or_none(session, CREDENTIALS_FOLDER + role)
+    return None if body is None else SecretBytes(body)
 
 
 @operation()
