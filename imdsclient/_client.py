@@ -37,7 +37,9 @@ class IMDSClient(SyncMethods, ClientBase):
     def close(self) -> None:
         """Close the connection pool; the client cannot be used afterwards."""
         http, self._http = self._http, None
-        if http is not None:
+        # A forked child leaves the parent's pool alone: its lock may be held by a thread that
+        # does not exist here, and its sockets are the parent's.
+        if http is not None and self._pid == os.getpid():
             http.close()
 
     def __enter__(self) -> IMDSClient:

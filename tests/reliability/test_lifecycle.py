@@ -211,3 +211,45 @@ def test_forked_child_never_reuses_the_parents_async_connection() -> None:
         parent, child = server.connections
         by_port = [(port, method) for port, method, _ in server.requests]
     assert by_port == [(parent, "PUT"), (parent, "GET"), (child, "GET"), (parent, "GET")]
+
+
+def _in_child(action: Any) -> int:
+    """Fork, run ``action()`` in the child, and return the child's exit code (bounded: 10 s)."""
+    with warnings.catch_warnings():  # 3.12+ warns about forking with threads running
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the child: never return into pytest
+        status = 1
+        try:
+            action()
+            status = 0
+        finally:
+            os._exit(status)
+    for _ in range(1000):
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        threading.Event().wait(0.01)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    raise AssertionError("the child did not finish in 10 s")
+
+
+def test_closing_in_a_forked_child_leaves_the_parents_connections_alone() -> None:
+    """A child that closes an inherited client (never used there) does not shut the parent's
+    connections down: the parent's next request reuses its own connection."""
+    with RawServer(_imds) as server:
+        with IMDSClient(endpoint=server.url, timeout=2) as client:
+            assert client.get("instance-id") == ID.decode()
+            assert _in_child(client.close) == 0
+            assert client.get("instance-id") == ID.decode()
+        aclient = AsyncIMDSClient(endpoint=server.url, timeout=2)
+        loop = asyncio.new_event_loop()
+        try:
+            assert loop.run_until_complete(aclient.get("instance-id")) == ID.decode()
+            assert _in_child(lambda: asyncio.run(aclient.aclose())) == 0
+            assert loop.run_until_complete(aclient.get("instance-id")) == ID.decode()
+            loop.run_until_complete(aclient.aclose())
+        finally:
+            loop.close()
+    assert len(server.connections) == 2  # one per client, each kept across the child's close
