@@ -20,6 +20,8 @@ from tests.reliability._servers import CLOSE, Piece, drip, hang, interim, simple
 __all__ = [
     "BEHAVIOURS",
     "ID",
+    "IDENTITY",
+    "SPOT",
     "TOKEN",
     "Behaviour",
     "by_name",
@@ -208,11 +210,18 @@ def respond(behaviour: Behaviour, pace: float) -> Callable[[str, str], Iterable[
     return answer
 
 
-def deep_json(depth: int) -> bytes:
-    """An identity document with an extra field nested ``depth`` levels deep."""
-    return (
-        b'{"instanceId": "i-1", "region": "eu-west-1", "x": ' + b"[" * depth + b"]" * depth + b"}"
-    )
+#: Valid documents, each to get an extra field nested absurdly deep.
+IDENTITY = (
+    b'{"accountId": "123456789012", "availabilityZone": "eu-west-1a", "imageId": "ami-1", '
+    b'"instanceId": "i-1", "instanceType": "t3.micro", "region": "eu-west-1"'
+)
+SPOT = b'{"action": "terminate", "time": "2030-01-01T00:00:00Z"'
+
+
+def deep_json(depth: int, document: bytes = IDENTITY) -> bytes:
+    """``document`` (a valid one, without its closing brace) plus a field nested ``depth``
+    levels deep: it validates, and only the nesting is wrong."""
+    return document + b', "x": ' + b"[" * depth + b"]" * depth + b"}"
 
 
 T = TypeVar("T")

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from imdsclient._cli import _doctor, main
 from imdsclient._cli._exit_codes import USAGE, exit_code_for
 from imdsclient.testing import IMDSSimulator
-from tests.reliability._hostile import TOKEN, by_name, deep_json, respond, within
+from tests.reliability._hostile import IDENTITY, SPOT, TOKEN, by_name, deep_json, respond, within
 from tests.reliability._servers import Piece, RawServer, simple_answer
 
 PACE = 0.03
@@ -119,15 +122,17 @@ def test_a_huge_listing_entry_is_an_imds_error_exit(command: str) -> None:
 
 
 DEEP = {
-    "identity": "/latest/dynamic/instance-identity/document",
-    "events": "/latest/meta-data/spot/instance-action",
+    "identity": ("/latest/dynamic/instance-identity/document", IDENTITY),
+    "events": ("/latest/meta-data/spot/instance-action", SPOT),
 }
 
 
 @pytest.mark.parametrize("command", sorted(DEEP))
 def test_absurdly_nested_json_is_an_imds_error_exit_not_usage(command: str) -> None:
-    """`identity` and `events` with a 900-deep document: exit 10 (IMDSError), not 2."""
-    with IMDSSimulator({DEEP[command]: deep_json(900)}) as sim:
+    """`identity` and `events` with a valid document plus a 900-deep field: exit 10
+    (IMDSError), not 2 with pydantic's message."""
+    path, document = DEEP[command]
+    with IMDSSimulator({path: deep_json(900, document)}) as sim:
         code, out, err = run_cli(command, "--json", "--endpoint", sim.url)
     assert code == 10
     assert out == ""
@@ -193,3 +198,77 @@ def test_doctor_reports_an_answer_slower_than_the_timeout_as_no_answer() -> None
         code, out, _ = run_cli("doctor", "--endpoint", server.url, "--timeout", TIMEOUT)
     assert code == 1
     assert "no answer within the timeout" in out
+
+
+json_values = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(allow_nan=False),
+        st.text(max_size=20),
+        st.sampled_from(
+            ["2030-01-01T00:00:00Z", "21 Jan 2026 09:00:00 GMT", "9999-12-31T23:59:59-01:00"]
+        ),
+    ),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=12,
+)
+FIELDS = {
+    "identity": [
+        "accountId",
+        "availabilityZone",
+        "imageId",
+        "instanceId",
+        "instanceType",
+        "region",
+        "pendingTime",
+    ],
+    "events": ["action", "time", "NotBefore", "NotAfter", "Code", "State", "EventId"],
+    "iam-info": ["Code", "LastUpdated", "InstanceProfileArn", "InstanceProfileId"],
+    "credential-process": ["Code", "AccessKeyId", "SecretAccessKey", "Token", "Expiration"],
+}
+PATHS = {
+    "identity": ["/latest/dynamic/instance-identity/document"],
+    "events": [
+        "/latest/meta-data/spot/instance-action",
+        "/latest/meta-data/events/recommendations/rebalance",
+        "/latest/meta-data/events/maintenance/scheduled",
+    ],
+    "iam-info": ["/latest/meta-data/iam/info"],
+    "credential-process": ["/latest/meta-data/iam/security-credentials/r"],
+}
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    command=st.sampled_from(sorted(FIELDS)),
+    data=st.data(),
+    as_json=st.booleans(),
+)
+def test_no_document_makes_a_typed_command_exit_with_usage(
+    command: str, data: st.DataObject, as_json: bool
+) -> None:
+    """identity, events, iam-info and credential-process fed generated documents (known fields
+    with odd values, unknown ones, other JSON types): never exit 2, never a traceback."""
+    fields = data.draw(st.dictionaries(st.sampled_from(FIELDS[command]), json_values, max_size=7))
+    document = data.draw(
+        st.one_of(st.just(fields), json_values, st.lists(st.just(fields), max_size=2))
+    )
+    body = json.dumps(document).encode()
+
+    def answer(method: str, path: str) -> list[bytes]:
+        if method == "PUT":
+            return simple_answer(200, TOKEN, "X-aws-ec2-metadata-token-ttl-seconds: 21600")
+        if path == "/latest/meta-data/iam/security-credentials/":
+            return simple_answer(200, b"r")
+        return simple_answer(200, body) if path in PATHS[command] else simple_answer(404)
+
+    argv = [command, *(["--json"] if as_json and command != "credential-process" else [])]
+    with RawServer(answer) as server:
+        code, _, err = run_cli(*argv, "--endpoint", server.url)
+    assert code != USAGE, err
+    assert code in (0, 10, 15, 19), (code, err)
+    assert "Traceback" not in err
