@@ -60,7 +60,7 @@ class RetryPolicy:
     IMDS's window is a whole second.
     Ten, not six: measured without the client-wide :class:`ThrottleGate`, six left ~2 % of a
     32-thread burst over the limit failing (``benchmarks/throttle_burst.py``); with the gate
-    both budgets leave none, and ten keeps a margin.  Ten attempts wait ~5.6 s on average and
+    both budgets leave none, and ten keeps a margin.  Ten attempts wait ~5.8 s on average and
     at most 11.1 s before ``ThrottledError``; 18 s when every answer says ``Retry-After`` of
     ``cap`` or more (docs/retries.md, "How long a call can take").
 
