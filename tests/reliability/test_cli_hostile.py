@@ -156,7 +156,7 @@ def _token(body: bytes) -> Callable[[str, str], list[bytes]]:
 def test_doctor_reports_an_unusable_token_as_a_problem(body: bytes) -> None:
     """A UTF-16 or non-ASCII token: doctor's token check is a problem (exit 1), not a crash."""
     with RawServer(_token(body)) as server:
-        code, out, err = run_cli("doctor", "--endpoint", server.url, "--timeout", TIMEOUT)
+        code, out, err = run_cli("doctor", "--endpoint", server.url, "--timeout", "5")
     assert code == 1
     assert err == ""
     token_line = next(line for line in out.splitlines() if "5. token" in line)

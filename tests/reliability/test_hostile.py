@@ -22,6 +22,7 @@ from tests.reliability._servers import RawServer, simple_answer
 
 PACE = 0.03
 TIMEOUT = 0.2
+CLEAN = 5.0  # for tests that count requests: a loaded machine must not cause a retry
 LIVENESS = 30.0
 
 
@@ -87,7 +88,8 @@ def test_a_dripped_token_answer_falls_back_like_a_dropped_one(shell: str) -> Non
         value = within(LIVENESS, lambda: attempt(shell, server.url, "get", "instance-id"))
         methods = [method for _, method, _ in server.requests]
     assert value == ID.decode()
-    assert methods == ["PUT", "GET"]
+    assert methods[0] == "PUT"
+    assert set(methods[1:]) == {"GET"}  # no second PUT: the fallback stands
 
 
 def test_extra_bytes_after_the_body_never_answer_the_next_request(shell: str) -> None:
@@ -95,12 +97,12 @@ def test_extra_bytes_after_the_body_never_answer_the_next_request(shell: str) ->
     request gets its own answer, never the smuggled one."""
     with RawServer(respond(by_name("short-content-length"), PACE)) as server:
         if shell == "sync":
-            with IMDSClient(endpoint=server.url, timeout=TIMEOUT, clock=FakeClock()) as client:
+            with IMDSClient(endpoint=server.url, timeout=CLEAN, clock=FakeClock()) as client:
                 values = within(LIVENESS, lambda: [client.get("a"), client.get("b")])
         else:
 
             async def run() -> list[str]:
-                options = {"endpoint": server.url, "timeout": TIMEOUT, "clock": FakeClock()}
+                options = {"endpoint": server.url, "timeout": CLEAN, "clock": FakeClock()}
                 async with AsyncIMDSClient(**options) as client:  # type: ignore[arg-type]
                     return [await client.get("a"), await client.get("b")]
 
