@@ -5,6 +5,7 @@ core."""
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -47,6 +48,8 @@ class AsyncIMDSClient(AsyncMethods, ClientBase):
 
     def _open(self) -> None:
         self._lock: asyncio.Lock | None = None  # made in the running loop (Python 3.9 binds early)
+        self._pid = os.getpid()
+        self._loop: asyncio.AbstractEventLoop | None = None  # bound at the first call
         self._http: httpx.AsyncClient | None = async_client(
             self.config.base_url, self.config.timeout, self._transport
         )
@@ -54,7 +57,8 @@ class AsyncIMDSClient(AsyncMethods, ClientBase):
     async def aclose(self) -> None:
         """Close the connection pool; the client cannot be used afterwards."""
         http, self._http = self._http, None
-        if http is not None:
+        mine = self._loop in (None, asyncio.get_running_loop()) and self._pid == os.getpid()
+        if http is not None and mine:  # a pool of another loop or process cannot be closed here
             await http.aclose()
 
     async def __aenter__(self) -> AsyncIMDSClient:
@@ -71,6 +75,13 @@ class AsyncIMDSClient(AsyncMethods, ClientBase):
     # -- the effect interpreter ------------------------------------------------------------
 
     async def _run(self, flow: Flow[T]) -> T:
+        """One public call.  A call made after ``aclose()`` is a usage error (RuntimeError); a
+        call in flight when another task closes the client ends with an IMDSError."""
+        if self._client() is None:
+            raise RuntimeError("This AsyncIMDSClient is closed; create a new one.")
+        return await self._drive(flow)
+
+    async def _drive(self, flow: Flow[T]) -> T:
         """Drive a flow: carry out each effect and hand back its result (or its error)."""
         run = Run(flow)
         while (effect := run.effect()) is not None:
@@ -82,6 +93,9 @@ class AsyncIMDSClient(AsyncMethods, ClientBase):
 
     async def _stream(self, flow: Flow[None]) -> AsyncIterator[Any]:
         """Drive a flow like ``_run``, handing the value of each ``Emit`` to the caller."""
+        if self._client() is None:  # as for ``_run``: a stream started after close()
+            flow.close()
+            raise RuntimeError("This AsyncIMDSClient is closed; create a new one.")
         run = Run(flow)
         try:
             while (effect := run.effect()) is not None:
@@ -102,10 +116,11 @@ class AsyncIMDSClient(AsyncMethods, ClientBase):
         if isinstance(effect, Sleep):
             return await self._session.clock.asleep(effect.seconds)
         if isinstance(effect, Locked):
+            self._client()  # in a new loop or a forked child, replace the lock first
             if self._lock is None:
                 self._lock = asyncio.Lock()
             async with self._lock:
-                return await self._run(effect.flow)
+                return await self._drive(effect.flow)
         if isinstance(effect, Gather):
             return await self._gather(effect.flows)
         raise TypeError(f"not an effect: {effect!r}")
@@ -121,7 +136,7 @@ class AsyncIMDSClient(AsyncMethods, ClientBase):
                 if failed:
                     return None  # never started
                 try:
-                    return await self._run(interruptible(flow, lambda: bool(failed)))
+                    return await self._drive(interruptible(flow, lambda: bool(failed)))
                 except Abandoned:
                     return None
                 except BaseException as exc:
@@ -133,7 +148,15 @@ class AsyncIMDSClient(AsyncMethods, ClientBase):
             raise failed[0]
         return list(results)
 
-    def _client(self) -> httpx.AsyncClient:
-        if self._http is None:
-            raise RuntimeError("This AsyncIMDSClient is closed; create a new one.")
+    def _client(self) -> httpx.AsyncClient | None:
+        """The connection pool (``None`` once closed), rebuilt for a new event loop (a second
+        ``asyncio.run``) or in a forked child: connections and the lock belong to one loop of
+        one process."""
+        loop = asyncio.get_running_loop()
+        if self._http is not None and (self._loop is not loop or self._pid != os.getpid()):
+            if self._loop is not None:  # the old pool's loop is gone or not ours: drop it
+                self._http = async_client(
+                    self.config.base_url, self.config.timeout, self._transport
+                )
+            self._loop, self._pid, self._lock = loop, os.getpid(), None
         return self._http

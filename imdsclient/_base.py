@@ -49,7 +49,7 @@ class ClientBase:
                 (``IMDSConfig.from_environment()``).
             endpoint: IMDS base URL, e.g. ``http://169.254.169.254``.
             endpoint_mode: ``"IPv4"`` or ``"IPv6"`` when no endpoint is given.
-            timeout: Seconds per attempt, for connecting and for reading.
+            timeout: Seconds per attempt: connecting, sending and reading the whole answer.
             num_attempts: Attempts per request for transient failures (throttling gets at
                 least ten).
             token_ttl: Lifetime asked for each IMDSv2 token, 1..21600 seconds.

@@ -41,7 +41,9 @@ class IMDSClient(SyncMethods, ClientBase):
     def close(self) -> None:
         """Close the connection pool; the client cannot be used afterwards."""
         http, self._http = self._http, None
-        if http is not None:
+        # A forked child leaves the parent's pool alone: its lock may be held by a thread that
+        # does not exist here, and its sockets are the parent's.
+        if http is not None and self._pid == os.getpid():
             http.close()
 
     def __enter__(self) -> IMDSClient:
@@ -58,6 +60,13 @@ class IMDSClient(SyncMethods, ClientBase):
     # -- the effect interpreter ------------------------------------------------------------
 
     def _run(self, flow: Flow[T]) -> T:
+        """One public call.  A call made after ``close()`` is a usage error (RuntimeError); a
+        call in flight when another thread closes the client ends with an IMDSError."""
+        if self._client() is None:
+            raise RuntimeError("This IMDSClient is closed; create a new one.")
+        return self._drive(flow)
+
+    def _drive(self, flow: Flow[T]) -> T:
         """Drive a flow: carry out each effect and hand back its result (or its error)."""
         run = Run(flow)
         while (effect := run.effect()) is not None:
@@ -69,6 +78,9 @@ class IMDSClient(SyncMethods, ClientBase):
 
     def _stream(self, flow: Flow[None]) -> Iterator[Any]:
         """Drive a flow like ``_run``, handing the value of each ``Emit`` to the caller."""
+        if self._client() is None:  # as for ``_run``: a stream started after close()
+            flow.close()
+            raise RuntimeError("This IMDSClient is closed; create a new one.")
         run = Run(flow)
         try:
             while (effect := run.effect()) is not None:
@@ -91,16 +103,16 @@ class IMDSClient(SyncMethods, ClientBase):
         if isinstance(effect, Locked):
             self._client()  # after a fork, replace the lock before waiting on it
             with self._lock:
-                return self._run(effect.flow)
+                return self._drive(effect.flow)
         if isinstance(effect, Gather):
-            return [self._run(flow) for flow in effect.flows]
+            return [self._drive(flow) for flow in effect.flows]
         raise TypeError(f"not an effect: {effect!r}")
 
-    def _client(self) -> httpx.Client:
-        if self._http is None:
-            raise RuntimeError("This IMDSClient is closed; create a new one.")
-        if self._pid != os.getpid():  # forked: never share the parent's connections or lock
-            # The parent's lock may have been held by a thread that does not exist here.
+    def _client(self) -> httpx.Client | None:
+        """The connection pool (``None`` once closed), rebuilt in a forked child."""
+        if self._http is not None and self._pid != os.getpid():
+            # Forked: never share the parent's connections, nor its lock, which may have been
+            # held by a thread that does not exist here.
             self._pid, self._lock = os.getpid(), threading.Lock()
             self._http = sync_client(self.config.base_url, self.config.timeout, self._transport)
         return self._http

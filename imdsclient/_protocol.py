@@ -29,6 +29,7 @@ from imdsclient.errors import (
 __all__ = [
     "IMDS_URLS",
     "MAX_BODY_BYTES",
+    "MAX_PATH_CHARS",
     "META_DATA",
     "TOKEN_HEADER",
     "TOKEN_PATH",
@@ -40,6 +41,7 @@ __all__ = [
     "Request",
     "Response",
     "Result",
+    "SecretBytes",
     "classify",
     "describe",
     "get_request",
@@ -60,16 +62,28 @@ META_DATA = "/latest/meta-data/"
 IMDS_URLS = ("http://169.254.169.254", "http://[fd00:ec2::254]")
 #: Real IMDS answers are a few KiB (user-data is at most 16 KiB); anything far bigger is not IMDS.
 MAX_BODY_BYTES = 1024 * 1024
+#: The longest path sent.  Real IMDS paths are under 200 characters; a crawl builds at most
+#: 16 levels of 255-character entries (4 114 with the prefix); httpx refuses URLs over 65 536.
+MAX_PATH_CHARS = 8192
+#: The longest token accepted from the PUT (real ones are 56 characters); it becomes a header.
+MAX_TOKEN_CHARS = 4096
+#: What a secret shows in a ``repr`` (the token in a request header).
+MASK = "**********"
 
 # Letters, digits and the punctuation IMDS paths use (MACs, tag keys, `0=name`); nothing that could
 # change the host, smuggle a header, or be decoded into something else (`%`, `\`, `?`, `#`).
 _PATH_CHARS = re.compile(r"[A-Za-z0-9/._\-+=,:@~]*")
 _TOKEN_CHARS = re.compile(r"[\x21-\x7e]+")
+_TOKEN_KEY = TOKEN_HEADER.lower()
 
 
 @dataclass(frozen=True)
 class Request:
-    """One HTTP request to IMDS, independent of any HTTP library."""
+    """One HTTP request to IMDS, independent of any HTTP library.
+
+    Its ``repr`` masks the session token: requests travel through frames whose locals error
+    reporters capture (Sentry's default, ``traceback``'s ``capture_locals``).
+    """
 
     method: str
     path: str
@@ -77,14 +91,25 @@ class Request:
     #: Seconds this attempt waits for the connection, when not the client's own limit.
     connect_timeout: float | None = None
 
+    def __repr__(self) -> str:
+        shown = {k: MASK if k.lower() == _TOKEN_KEY else v for k, v in self.headers.items()}
+        return f"Request(method={self.method!r}, path={self.path!r}, headers={shown!r})"
+
 
 @dataclass(frozen=True)
 class Response:
-    """An answer from the endpoint (header names lower-case)."""
+    """An answer from the endpoint (header names lower-case).
+
+    Its ``repr`` shows the body's size, never its bytes: a body may be a token, credentials or
+    user-data.
+    """
 
     status: int
     headers: Mapping[str, str]
     body: bytes
+
+    def __repr__(self) -> str:
+        return f"Response(status={self.status!r}, body=<{len(self.body)} bytes>)"
 
 
 class FailureKind(enum.Enum):
@@ -95,6 +120,7 @@ class FailureKind(enum.Enum):
     READ_TIMEOUT = "no answer in time"
     DROPPED = "connection dropped"
     TOO_LARGE = "response too large"
+    CLOSED = "client closed while the request was in flight"
 
 
 @dataclass(frozen=True)
@@ -106,6 +132,16 @@ class Failure:
 
 
 Result = Union[Response, Failure]
+
+
+class SecretBytes(bytes):
+    """Bytes that show only their size in a ``repr``: a credential document on its way through
+    frames whose locals an error reporter may capture.  Otherwise plain ``bytes``."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} secret bytes>"
 
 
 class Action(enum.Enum):
@@ -141,6 +177,11 @@ def normalize_path(path: str) -> str:
     """
     if not isinstance(path, str):
         raise TypeError(f"IMDS path must be a str, not {type(path).__name__}")
+    if len(path) > MAX_PATH_CHARS:
+        raise ValueError(
+            f"IMDS path {path[:40]!r}... is {len(path)} characters long; IMDS paths are at "
+            f"most {MAX_PATH_CHARS} characters (real ones are under 200)"
+        )
     if not _PATH_CHARS.fullmatch(path):
         bad = next(ch for ch in path if not _PATH_CHARS.fullmatch(ch))
         raise InvalidPathError(
@@ -166,10 +207,11 @@ def get_request(path: str, token: str | None) -> Request:
 
 def token_ttl_from(response: Response, requested: int) -> tuple[str, int]:
     """Read a token answer: the token and the TTL IMDS echoed (never longer than requested)."""
-    token = response.body.decode("ascii", "replace").strip()
-    if not _TOKEN_CHARS.fullmatch(token):
+    token = _usable_token(response.body)
+    if token is None:  # no local holds the refused bytes: tracebacks may show locals
         raise IMDSError(
-            "IMDS answered the token request with an unusable token",
+            "IMDS answered the token request with an unusable token (it must be 1 to "
+            f"{MAX_TOKEN_CHARS} printable ASCII characters)",
             status=response.status,
             path=TOKEN_PATH,
             hint=HINTS["bad_response"],
@@ -179,6 +221,14 @@ def token_ttl_from(response: Response, requested: int) -> tuple[str, int]:
     except ValueError:
         echoed = requested
     return token, max(1, min(echoed, requested))
+
+
+def _usable_token(body: bytes) -> str | None:
+    """The token in a PUT answer's body, or ``None`` when it cannot go into a header."""
+    if len(body) > MAX_TOKEN_CHARS + 64:  # room for surrounding whitespace
+        return None
+    token = body.decode("ascii", "replace").strip()
+    return token if len(token) <= MAX_TOKEN_CHARS and _TOKEN_CHARS.fullmatch(token) else None
 
 
 def parse_listing(body: bytes) -> list[str]:
@@ -280,6 +330,13 @@ def _classify_failure(
     what += f" ({failure.detail})" if failure.detail else ""
     if kind is FailureKind.TOO_LARGE:
         return Outcome(Action.RAISE, IMDSError(f"IMDS {what}", path=path, hint=HINTS["too_large"]))
+    if kind is FailureKind.CLOSED:
+        closed = IMDSConnectionError(
+            f"The request for {path} was cut short: the client was closed while it was in flight",
+            path=path,
+            hint=HINTS["closed"],
+        )
+        return Outcome(Action.RAISE, closed)
     if kind is FailureKind.READ_TIMEOUT and path == TOKEN_PATH:
         # Connected, but the PUT's answer never came back: the hop limit drops it (containers).
         return Outcome(Action.FALLBACK_V1, reason="hop_limit")

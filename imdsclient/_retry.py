@@ -71,8 +71,12 @@ class RetryPolicy:
     IMDS's window is a whole second.
     Ten, not six: measured without the client-wide :class:`ThrottleGate`, six left ~2 % of a
     32-thread burst over the limit failing (``benchmarks/throttle_burst.py``); with the gate
-    both budgets leave none, and ten keeps a margin.  Ten attempts wait ~5.5 s on average and
-    at most ~11 s before ``ThrottledError``.
+    both budgets leave none, and ten keeps a margin.  Ten attempts wait ~5.8 s on average and
+    at most 11.1 s before ``ThrottledError``; 18 s when every answer says ``Retry-After`` of
+    ``cap`` or more (docs/retries.md, "How long a call can take").
+
+    Every wait is at least :attr:`floor`, whatever ``Retry-After`` says: a server cannot cancel
+    the backoff.
     """
 
     throttle_attempts: int = 10
@@ -83,6 +87,11 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         if self.throttle_attempts < 1 or not self.base >= 0 or not self.cap >= 0:
             raise ValueError(f"{self!r}: attempts must be at least 1, base and cap at least 0")
+
+    @property
+    def floor(self) -> float:
+        """The shortest wait before any retry: half of ``base`` (never more than ``cap``)."""
+        return min(self.base, self.cap) / 2
 
     def budget(self, result: Result, attempts: int, *, endpoint_seen: bool = True) -> int:
         """Attempts allowed for a failure like ``result`` when ``attempts`` is the setting.
@@ -127,10 +136,14 @@ def log_retry(event: RetryEvent) -> None:
     )
 
 
-def full_jitter(attempt: int, base: float, cap: float, rng: random.Random) -> float:
-    """A delay drawn uniformly from [0, min(cap, base * 2**(attempt-1))]; safe for huge attempts."""
+def full_jitter(
+    attempt: int, base: float, cap: float, rng: random.Random, floor: float = 0.0
+) -> float:
+    """A delay drawn uniformly from [floor, min(cap, base * 2**(attempt-1))] (the floor itself
+    when the bound is lower); safe for huge attempts."""
     exponent = min(max(attempt - 1, 0), 64)
-    return rng.uniform(0.0, min(cap, base * 2.0**exponent))
+    top = min(cap, base * 2.0**exponent)
+    return rng.uniform(min(floor, top), top)
 
 
 # --- the testing switch (imdsclient.testing.instant_retries) ---------------------------------
@@ -193,7 +206,7 @@ def exchange(
     A retryable failure that outlasts its budget raises its outcome's error.  ``single_attempt``
     (``is_available``) never retries.
     """
-    first = yield from _attempt(session, request)
+    first = yield from _attempt(session, request, gate=not single_attempt)
     if first[1].action is not Action.RETRY:
         return first
     instant, attempts = _active_override()
@@ -214,15 +227,19 @@ def exchange(
     state = tenacity.RetryCallState(retrying, fn=None, args=(), kwargs=())
     state.set_result(first)
     last = first[0]
+    waited = 0.0
     while True:
         action = retrying.iter(state)
         if isinstance(action, tenacity.DoAttempt):
-            answer = yield from _attempt(session, _next_request(session, request, last))
+            answer = yield from _attempt(
+                session, _next_request(session, request, last), waited=waited
+            )
             last = answer[0]
             state.set_result(answer)
         elif isinstance(action, tenacity.DoSleep):
             state.prepare_for_next_attempt()
-            yield Sleep(float(action))
+            waited = float(action)
+            yield Sleep(waited)
         else:
             final: tuple[Result, Outcome] = action
             return final
@@ -236,9 +253,12 @@ def _next_request(session: Session, request: Request, last: Result) -> Request:
     return request
 
 
-def _attempt(session: Session, request: Request) -> Flow[tuple[Result, Outcome]]:
-    """One send (after any throttle pause), classified once."""
-    pause = _gate_wait(session)
+def _attempt(
+    session: Session, request: Request, *, waited: float = 0.0, gate: bool = True
+) -> Flow[tuple[Result, Outcome]]:
+    """One send (after any throttle pause, unless ``gate`` is false), classified once;
+    ``waited`` is the backoff this request has just slept."""
+    pause = _gate_wait(session, waited) if gate else 0.0
     if pause > 0:
         yield Sleep(pause)
     result: Result = yield Send(request)
@@ -263,13 +283,18 @@ def _named_endpoint(session: Session) -> str | None:
     return f"{config.base_url} (the endpoint setting, from {source})"
 
 
-def _gate_wait(session: Session) -> float:
+def _gate_wait(session: Session, waited: float = 0.0) -> float:
     """How long to wait before sending: the gate's remaining time, jittered so that waiters
-    do not all wake at once; 0 when the gate is open or instant retries are on."""
-    remaining = session.gate.remaining(session.clock.monotonic())
+    do not all wake at once; 0 when the gate is open or instant retries are on.
+
+    With the backoff this request has just slept (``waited``), the pause before an attempt is
+    at most ``cap + base``: another request shutting the gate meanwhile cannot stretch it.
+    """
+    policy = session.retry_policy
+    remaining = min(session.gate.remaining(session.clock.monotonic()), policy.cap - waited)
     if remaining <= 0 or _active_override()[0]:
         return 0.0
-    return remaining + session.rng.uniform(0.0, session.retry_policy.base)
+    return remaining + session.rng.uniform(0.0, policy.base)
 
 
 class _Rules:
@@ -294,13 +319,16 @@ class _Rules:
         return state.attempt_number >= budget
 
     def wait(self, state: tenacity.RetryCallState) -> float:
+        """Full jitter above the floor; ``Retry-After`` (clamped to the cap) can lengthen the
+        wait, never shorten it."""
         if self.instant:
             return 0.0
-        outcome = _last(state)[1]
-        server_says = outcome.retry_after if self.policy.honour_retry_after else None
+        policy = self.policy
+        wait = full_jitter(state.attempt_number, policy.base, policy.cap, self.rng, policy.floor)
+        server_says = _last(state)[1].retry_after if policy.honour_retry_after else None
         if server_says is not None:
-            return min(server_says, self.policy.cap)
-        return full_jitter(state.attempt_number, self.policy.base, self.policy.cap, self.rng)
+            wait = max(wait, min(server_says, policy.cap))
+        return wait
 
     @property
     def rng(self) -> random.Random:

@@ -46,10 +46,17 @@ class Plan(enum.Enum):
 
 @dataclass(frozen=True)
 class Grant:
-    """What a request may use: a token, or ``None`` for IMDSv1, and the state it came from."""
+    """What a request may use: a token, or ``None`` for IMDSv1, and the state it came from.
+
+    Its ``repr`` masks the token (grants sit in the locals of every frame that sends).
+    """
 
     token: str | None
     generation: int
+
+    def __repr__(self) -> str:
+        shown = None if self.token is None else "**********"
+        return f"Grant(token={shown!r}, generation={self.generation!r})"
 
 
 class TokenState:

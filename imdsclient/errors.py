@@ -124,6 +124,11 @@ HINTS: dict[str, str] = {
         "The response exceeded the size limit; real IMDS answers are small, so something else "
         "is answering. Check the endpoint setting."
     ),
+    "closed": (
+        "Another thread or task closed the client while this call was in flight: close a "
+        "client only after every call made with it has returned (e.g. `with IMDSClient() as "
+        "imds:` around the work that uses it)."
+    ),
     "credentials": (
         "The instance profile's credentials are unavailable: check the role attached with "
         "`aws ec2 describe-iam-instance-profile-associations` and its trust policy."

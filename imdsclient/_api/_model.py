@@ -22,6 +22,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Val
 from imdsclient.errors import HINTS, CredentialsError, IMDSError
 
 __all__ = [
+    "MAX_JSON_DEPTH",
     "IMDSModel",
     "UtcDatetime",
     "bad_answer",
@@ -145,16 +146,45 @@ def decode(body: bytes, what: str, path: str | None, *, credentials: bool = Fals
         raise bad_answer(what, "not UTF-8 text", path, credentials=credentials) from None
 
 
+#: IMDS documents nest two or three levels; anything past this is not IMDS, and past ~1000
+#: levels pydantic's serializer gives up (``model_dump`` raising ``ValueError``).
+MAX_JSON_DEPTH = 32
+
+
 def load_json(body: bytes, what: str, path: str | None, *, credentials: bool = False) -> object:
-    """Decode and parse JSON, reporting the position of a syntax error but never the text."""
+    """Decode and parse JSON, reporting the position of a syntax error but never the text;
+    nesting deeper than :data:`MAX_JSON_DEPTH` is refused."""
     text = decode(body, what, path, credentials=credentials)
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
         problem = f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
     except (ValueError, RecursionError):  # over-long integers, absurd nesting
         problem = "not usable JSON"
+    else:
+        if _depth_within(value, MAX_JSON_DEPTH):
+            return value
+        problem = f"JSON nested more than {MAX_JSON_DEPTH} levels deep"
     raise bad_answer(what, problem, path, credentials=credentials) from None
+
+
+def _depth_within(value: object, limit: int) -> bool:
+    """Whether ``value`` nests at most ``limit`` arrays and objects deep (no recursion)."""
+    level: list[object] = [value]
+    for _ in range(limit + 1):  # each round looks one level deeper
+        children: list[object] = []
+        found = False
+        for item in level:
+            if isinstance(item, dict):
+                found = True
+                children.extend(item.values())
+            elif isinstance(item, list):
+                found = True
+                children.extend(item)
+        if not found:
+            return True
+        level = children
+    return False
 
 
 def json_kind(value: object) -> str:

@@ -18,12 +18,13 @@ from imdsclient._api._common import (
 )
 from imdsclient._fetch import fetch
 from imdsclient._flow import Flow, gather, operation
-from imdsclient._protocol import META_DATA
+from imdsclient._protocol import META_DATA, SecretBytes
 from imdsclient._redact import redact_tree
 from imdsclient._session import Session
-from imdsclient.errors import IMDSError
+from imdsclient.errors import HINTS, IMDSError
 
 __all__ = [
+    "MAX_CRAWL_BYTES",
     "MAX_CRAWL_DEPTH",
     "MAX_CRAWL_ENTRIES",
     "Tree",
@@ -34,11 +35,11 @@ __all__ = [
     "tags",
 ]
 
-#: A crawl deeper or larger than this is not IMDS (the real tree is ~6 levels, ~100 entries).
+#: A crawl deeper or larger than this is not IMDS (the real tree is ~6 levels, ~100 entries,
+#: ~100 KB): each bound is checked as the crawl goes, so memory stays near MAX_CRAWL_BYTES.
 MAX_CRAWL_DEPTH = 16
-
-
 MAX_CRAWL_ENTRIES = 10_000
+MAX_CRAWL_BYTES = 4 * 1024 * 1024
 
 
 # Folders whose leaves are credential documents (role credentials, EC2 identity credentials).
@@ -60,7 +61,9 @@ def crawl(
     as :data:`REDACTED`.
     """
     root: Tree = {}
+    budget = _Budget(folder)
     first = yield from (fetch_or_none(session, folder) if missing_ok else fetch(session, folder))
+    budget.spend(first)
     level: list[tuple[Tree, str]] = [(root, folder)]  # (where to put the result, folder path)
     bodies: list[bytes | None] = [first]  # the listings of ``level``
     seen = 0
@@ -88,12 +91,41 @@ def crawl(
             return root
         # One round trip per level: this level's leaves with the next level's listings.
         paths = [path for _, _, path in leaves] + [path for _, path in next_level]
-        fetched = yield from gather([fetch_or_none(session, path) for path in paths])
+        fetched = yield from gather([_read(session, path, budget) for path in paths])
         for (into, name, _), value in zip(leaves, fetched):
             if value is not None:
                 into[name] = value
         level, bodies = next_level, fetched[len(leaves) :]
     raise IMDSError(f"The tree under {folder} is too deep to be IMDS", path=folder)
+
+
+class _Budget:
+    """The bytes a crawl may read in all; spent as each answer arrives (the async shell reads
+    eight at a time), so an oversized tree fails after about MAX_CRAWL_BYTES, not at its end."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder, self.left = folder, MAX_CRAWL_BYTES
+
+    def spend(self, body: bytes | None) -> None:
+        self.left -= len(body or b"")
+        if self.left < 0:
+            raise IMDSError(
+                f"The tree under {self.folder} is over {MAX_CRAWL_BYTES // (1024 * 1024)} MiB, "
+                "far larger than IMDS serves (about 100 KB)",
+                path=self.folder,
+                hint=HINTS["too_large"],
+            )
+
+
+def _read(session: Session, path: str, budget: _Budget) -> Flow[bytes | None]:
+    """One answer of a crawl, counted against its budget; a credential document is
+    :class:`SecretBytes` from here on (masked in ``repr``, for tracebacks that show locals)."""
+    body = yield from fetch_or_none(session, path)
+    folder = path.rpartition("/")[0] + "/"
+    if body is not None and folder.endswith(_SECRET_FOLDERS):
+        body = SecretBytes(body)
+    budget.spend(body)
+    return body
 
 
 def _child(folder: str, entry: str) -> tuple[str, bool]:
@@ -160,7 +192,8 @@ def block_device_mapping(session: Session) -> Flow[dict[str, str]]:
     files = [
         name for name in entries(folder, (yield from fetch(session, folder))) if name[-1:] != "/"
     ]
-    values = yield from gather([fetch_or_none(session, folder + name) for name in files])
+    budget = _Budget(folder)
+    values = yield from gather([_read(session, folder + name, budget) for name in files])
     return {
         name: text(value, folder + name).strip()
         for name, value in zip(files, values)

@@ -17,7 +17,7 @@ from imdsclient._api._model import (
     validate,
 )
 from imdsclient._flow import Flow, operation
-from imdsclient._protocol import META_DATA, parse_listing
+from imdsclient._protocol import META_DATA, SecretBytes, parse_listing
 from imdsclient._session import Session
 from imdsclient.errors import HINTS, CredentialsError
 
@@ -93,8 +93,19 @@ def parse_credentials(body: bytes, *, role: str, path: str | None = None) -> IAM
 
     Every failure is a :class:`CredentialsError`: unusable bytes or JSON, a missing or malformed
     field, or a ``Code`` other than ``Success`` (then ``.code`` and ``.detail``, the document's
-    ``Message``, are set).  No message ever contains the secret key or the token.
+    ``Message``, are set).  No message ever contains the secret key or the token, and neither
+    does the error's traceback: the frames that held the parsed document are cut from it (error
+    reporters such as Sentry show every frame's locals), and so is pydantic's error, which
+    quotes input values.
     """
+    try:
+        return _parse_credentials(body, role=role, path=path)
+    except CredentialsError as exc:
+        exc.__context__ = None
+        raise exc.with_traceback(None) from None
+
+
+def _parse_credentials(body: bytes, *, role: str, path: str | None) -> IAMCredentials:
     if path is None:
         path = META_DATA + CREDENTIALS_FOLDER + role
     what = f"credentials for role {role!r}"
@@ -149,6 +160,12 @@ def _folders(session: Session) -> list[str]:
     return [CREDENTIALS_FOLDER]
 
 
+def _credentials_body(session: Session, path: str) -> Flow[SecretBytes | None]:
+    """The credential document, masked in ``repr`` (it sits in the flow's locals)."""
+    body = yield from fetch_or_none(session, path)
+    return None if body is None else SecretBytes(body)
+
+
 @operation()
 def iam_credentials(session: Session, role: str | None = None) -> Flow[IAMCredentials]:
     """The role's temporary credentials: one GET once the role is known; never cached.
@@ -178,15 +195,15 @@ def _credentials_in(session: Session, folder: str, role: str | None) -> Flow[IAM
     role = session.config.instance_profile_name if role is None else role
     if role is not None:
         name = check_role(role)
-        body = yield from fetch_or_none(session, folder + name)
+        body = yield from _credentials_body(session, folder + name)
     else:
         remembered = session.role
         name = remembered or (yield from _discover_role(session, folder))
-        body = yield from fetch_or_none(session, folder + name)
+        body = yield from _credentials_body(session, folder + name)
         if body is None and remembered is not None:
             session.role = None  # the remembered role is gone: look again, once
             name = yield from _discover_role(session, folder)
-            body = yield from fetch_or_none(session, folder + name)
+            body = yield from _credentials_body(session, folder + name)
     path = META_DATA + folder + name
     if body is None:
         raise CredentialsError(

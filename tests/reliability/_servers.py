@@ -1,8 +1,16 @@
-"""A tiny raw-socket HTTP/1.1 server on 127.0.0.1 for tests that need to see the wire.
+"""A tiny raw-socket HTTP/1.1 server on 127.0.0.1 for tests that need to see (and script) the wire.
 
 It records every accepted connection (the client's port) and every request (port, method,
-path), and answers with whatever ``respond(method, path)`` yields: byte strings written in turn,
-so an answer can be streamed without ever being held in memory whole.
+path), and answers with whatever ``respond(method, path)`` yields, in turn:
+
+- ``bytes``: written as they are (so an answer can be streamed without being held whole);
+- a ``float``: a pause of that many seconds (cut short when the server closes);
+- :data:`CLOSE`: hang up now.
+
+The helpers below build hostile answers from those pieces (:func:`drip`, :func:`interim`,
+:func:`hang`); ``tests/reliability/_hostile.py`` names the behaviours the suite and
+``benchmarks/hostile.py`` share.  Loopback only, and every pause ends when ``close()`` is called,
+so a test never waits on a server thread.
 """
 
 from __future__ import annotations
@@ -10,17 +18,47 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from typing import Union
 
-__all__ = ["RawServer", "simple_answer"]
+__all__ = ["CLOSE", "Piece", "RawServer", "drip", "hang", "interim", "simple_answer"]
 
-Respond = Callable[[str, str], Iterable[bytes]]
+
+class _Close:
+    def __repr__(self) -> str:
+        return "CLOSE"
+
+
+#: Yielded by a script: hang up the connection now.
+CLOSE = _Close()
+Piece = Union[bytes, float, _Close]
+Respond = Callable[[str, str], Iterable[Piece]]
 
 
 def simple_answer(status: int, body: bytes = b"", *headers: str) -> list[bytes]:
     """One complete keep-alive answer with a Content-Length."""
     head = [f"HTTP/1.1 {status} X", f"Content-Length: {len(body)}", *headers]
     return [("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body]
+
+
+def drip(data: bytes, every: float, size: int = 1) -> Iterator[Piece]:
+    """``data`` ``size`` bytes at a time, ``every`` seconds apart (a slow-drip server)."""
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+        yield every
+
+
+def interim(every: float, count: int = 100_000) -> Iterator[Piece]:
+    """``102 Processing`` interim answers, ``every`` seconds apart, ``count`` of them."""
+    for _ in range(count):
+        yield b"HTTP/1.1 102 Processing\r\n\r\n"
+        yield every
+
+
+def hang(seconds: float = 3600.0) -> Iterator[Piece]:
+    """Say nothing for ``seconds`` (until the server closes), then hang up."""
+    yield seconds
+    yield CLOSE
 
 
 class RawServer:
@@ -37,7 +75,7 @@ class RawServer:
         self._threads: list[threading.Thread] = []
         self._listener = socket.socket()
         self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(16)
+        self._listener.listen(64)
         self._listener.settimeout(0.05)
         self._accepter = threading.Thread(target=self._accept, daemon=True)
         self._accepter.start()
@@ -78,6 +116,12 @@ class RawServer:
                 with self._lock:
                     self.requests.append((port, method, path))
                 for piece in self.respond(method, path):
+                    if isinstance(piece, _Close):
+                        return
+                    if isinstance(piece, float):
+                        if self._stop.wait(piece):
+                            return
+                        continue
                     conn.sendall(piece)
                     with self._lock:
                         self.sent += len(piece)
