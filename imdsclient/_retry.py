@@ -320,12 +320,16 @@ class _Rules:
 
     def wait(self, state: tenacity.RetryCallState) -> float:
         """Full jitter above the floor; ``Retry-After`` (clamped to the cap) can lengthen the
-        wait, never shorten it."""
+        wait, never shorten it.  A wait the classifier chose itself for a failure with no
+        answer (the immediate second try on first contact) is kept as it is: no server spoke."""
         if self.instant:
             return 0.0
         policy = self.policy
+        result, outcome = _last(state)
+        if isinstance(result, Failure) and outcome.retry_after is not None:
+            return outcome.retry_after
         wait = full_jitter(state.attempt_number, policy.base, policy.cap, self.rng, policy.floor)
-        server_says = _last(state)[1].retry_after if policy.honour_retry_after else None
+        server_says = outcome.retry_after if policy.honour_retry_after else None
         if server_says is not None:
             wait = max(wait, min(server_says, policy.cap))
         return wait
