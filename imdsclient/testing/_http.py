@@ -8,8 +8,7 @@ to answer (400, 413, 431); nothing here raises anything else for bad input.
 from __future__ import annotations
 
 import re
-import socket
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from imdsclient.testing._wire import REASONS, Reply
 
@@ -44,7 +43,13 @@ class Head(NamedTuple):
     length: int
 
 
-def read_head(conn: socket.socket, buf: bytearray) -> tuple[bytes | None, bytearray]:
+class Receiver(Protocol):
+    """Where a request's bytes come from (a socket, or one read under a deadline)."""
+
+    def recv(self, size: int, /) -> bytes: ...
+
+
+def read_head(conn: Receiver, buf: bytearray) -> tuple[bytes | None, bytearray]:
     """Return the request head (up to the blank line) and what follows it.
 
     ``None`` as the head: the peer closed the connection before sending a complete head.

@@ -23,6 +23,7 @@ import selectors
 import socket
 import struct
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from typing import IO, Literal, TypeVar
 
@@ -459,9 +460,9 @@ class IMDSSimulator(SimulatorState):
     def _request_loop(self, conn: socket.socket, peer: str) -> None:
         buf = bytearray()
         while not self._stopping.is_set():
-            conn.settimeout(self._idle_timeout)
+            reader = _RequestDeadline(conn, self._idle_timeout)
             try:
-                raw, buf = read_head(conn, buf)
+                raw, buf = read_head(reader, buf)
                 if raw is None:
                     return
                 head = parse_head(raw)
@@ -469,7 +470,7 @@ class IMDSSimulator(SimulatorState):
                 self._answer_bad(conn, bad, peer)
                 return
             while len(buf) < head.length:
-                chunk = conn.recv(65536)
+                chunk = reader.recv(65536)
                 if not chunk:
                     return
                 buf += chunk
@@ -566,3 +567,23 @@ def _printable(text: str, limit: int = 200) -> str:
     """Request text made safe for a log line: ASCII printable, escapes for the rest, bounded."""
     out = "".join(c if " " <= c <= "~" and c != '"' else f"\\x{ord(c):02x}" for c in text)
     return out if len(out) <= limit else out[:limit] + "..."
+
+
+class _RequestDeadline:
+    """A connection's reads for one request, all ended by one deadline.
+
+    A per-read timeout alone lets a peer that drips a byte at a time (or withholds a declared
+    body) hold a connection and a server thread for ever; here the whole request must arrive
+    within ``idle_timeout`` of the simulator starting to wait for it.
+    """
+
+    def __init__(self, conn: socket.socket, seconds: float) -> None:
+        self._conn = conn
+        self._until = time.monotonic() + seconds
+
+    def recv(self, size: int, /) -> bytes:
+        left = self._until - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the request did not arrive within idle_timeout")
+        self._conn.settimeout(left)
+        return self._conn.recv(size)
