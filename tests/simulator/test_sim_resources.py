@@ -102,6 +102,18 @@ def get_instance_id(port: int) -> bytes:
     return data
 
 
+def get_after_recovery(port: int, tries: int = 200) -> bytes:
+    """The instance id once the server has its threads back: connections that arrive while the
+    flood's handlers are still ending may be shed (reset); recovery, not the first try, is
+    what is promised."""
+    for _ in range(tries - 1):
+        try:
+            return get_instance_id(port)
+        except ConnectionResetError:
+            continue
+    return get_instance_id(port)
+
+
 def test_out_of_file_descriptors_backs_off_and_recovers(flood: list[socket.socket]) -> None:
     """ulimit -n: EMFILE on accept is reported, retried with backoff, and the server comes back."""
     child = Child("files", headroom=24)
@@ -112,7 +124,7 @@ def test_out_of_file_descriptors_backs_off_and_recovers(flood: list[socket.socke
         for sock in flood:
             sock.close()
         flood.clear()
-        assert get_instance_id(child.port).endswith(b"\r\n\r\ni-1234567890abcdef0")
+        assert get_after_recovery(child.port).endswith(b"\r\n\r\ni-1234567890abcdef0")
         accept_errors, internal, stderr = child.finish()
     finally:
         child.kill()
@@ -132,7 +144,7 @@ def test_out_of_address_space_backs_off_and_recovers(flood: list[socket.socket])
         for sock in flood:
             sock.close()
         flood.clear()
-        assert get_instance_id(child.port).endswith(b"\r\n\r\ni-1234567890abcdef0")
+        assert get_after_recovery(child.port).endswith(b"\r\n\r\ni-1234567890abcdef0")
         accept_errors, internal, stderr = child.finish()
     finally:
         child.kill()
@@ -174,7 +186,7 @@ def test_ctrl_c_in_serve_under_ulimit_v_is_quiet(flood: list[socket.socket]) -> 
         for sock in flood:
             sock.close()
         flood.clear()
-        assert get_instance_id(port).endswith(b"i-1234567890abcdef0")
+        assert get_after_recovery(port).endswith(b"i-1234567890abcdef0")
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=DEADLINE)
     finally:
