@@ -25,6 +25,7 @@ from imdsclient._protocol import (
     IMDS_URLS,
     Action,
     Failure,
+    FailureKind,
     Outcome,
     Request,
     Response,
@@ -93,16 +94,28 @@ class RetryPolicy:
         """The shortest wait before any retry: half of ``base`` (never more than ``cap``)."""
         return min(self.base, self.cap) / 2
 
-    def budget(self, result: Result, attempts: int, *, endpoint_seen: bool = True) -> int:
+    def budget(
+        self,
+        result: Result,
+        attempts: int,
+        *,
+        endpoint_seen: bool = True,
+        others_answered: bool = False,
+    ) -> int:
         """Attempts allowed for a failure like ``result`` when ``attempts`` is the setting.
 
         A connect timeout is throttling too once the endpoint has answered: IMDS limits
         packets, and a dropped SYN is one of them.  Before that it gets one more attempt only
         (:data:`FIRST_CONTACT_ATTEMPTS`), so that off EC2 the first call still fails fast.
+        A read timeout is throttling when the endpoint answered other requests meanwhile
+        (``others_answered``): the service works, this answer's packets were dropped.  Alone,
+        it keeps ``attempts``, so a hung IMDS still fails in about ``attempts * timeout``.
         """
         if is_dropped_syn(result) and not endpoint_seen:
             return FIRST_CONTACT_ATTEMPTS
-        if is_throttle(result) or is_dropped_syn(result):
+        if is_packet_throttled(
+            result, endpoint_seen=endpoint_seen, others_answered=others_answered
+        ):
             return max(attempts, self.throttle_attempts)
         return attempts
 
@@ -121,6 +134,18 @@ class RetryEvent:
 
 #: Something told about each retry (metrics, logs); takes a :class:`RetryEvent`.
 RetryHook = Callable[[RetryEvent], None]
+
+
+def is_packet_throttled(result: Result, *, endpoint_seen: bool, others_answered: bool) -> bool:
+    """True for what IMDS's limits do to a request: a 429/503, a dropped SYN once the endpoint
+    has answered, or an answer that never came while other requests got theirs."""
+    if is_throttle(result):
+        return True
+    if not endpoint_seen or not isinstance(result, Failure):
+        return False
+    return result.kind is FailureKind.CONNECT_TIMEOUT or (
+        result.kind is FailureKind.READ_TIMEOUT and others_answered
+    )
 
 
 def log_retry(event: RetryEvent) -> None:
@@ -206,11 +231,13 @@ def exchange(
     A retryable failure that outlasts its budget raises its outcome's error.  ``single_attempt``
     (``is_available``) never retries.
     """
+    answers = session.answers
     first = yield from _attempt(session, request, gate=not single_attempt)
     if first[1].action is not Action.RETRY:
         return first
     instant, attempts = _active_override()
     rules = _Rules(session, request, instant, 1 if single_attempt else attempts)
+    rules.others_answered = session.answers > answers
     if rules.attempts == 1:
         return rules.give_up_on(first)
 
@@ -231,9 +258,11 @@ def exchange(
     while True:
         action = retrying.iter(state)
         if isinstance(action, tenacity.DoAttempt):
+            answers = session.answers
             answer = yield from _attempt(
                 session, _next_request(session, request, last), waited=waited
             )
+            rules.others_answered = session.answers > answers
             last = answer[0]
             state.set_result(answer)
         elif isinstance(action, tenacity.DoSleep):
@@ -264,6 +293,7 @@ def _attempt(
     result: Result = yield Send(request)
     if isinstance(result, Response):
         session.endpoint_seen = True  # from now on, connection failures are worth retrying
+        session.answers += 1
         where = None
     else:
         where = _named_endpoint(session)
@@ -306,15 +336,19 @@ class _Rules:
         self.session, self.request, self.instant = session, request, instant
         self.policy = session.retry_policy
         self.attempts = attempts  # the instant_retries / single-attempt override, if any
+        #: Whether other requests were answered during the last attempt (set by exchange()).
+        self.others_answered = False
 
     def retry(self, state: tenacity.RetryCallState) -> bool:
         return _last(state)[1].action is Action.RETRY
 
     def stop(self, state: tenacity.RetryCallState) -> bool:
         result = _last(state)[0]
-        seen = self.session.endpoint_seen
         budget = self.attempts or self.policy.budget(
-            result, self.session.config.num_attempts, endpoint_seen=seen
+            result,
+            self.session.config.num_attempts,
+            endpoint_seen=self.session.endpoint_seen,
+            others_answered=self.others_answered,
         )
         return state.attempt_number >= budget
 
@@ -341,8 +375,10 @@ class _Rules:
     def before_sleep(self, state: tenacity.RetryCallState) -> None:
         result = _last(state)[0]
         wait = state.next_action.sleep if state.next_action is not None else 0.0
-        # After contact a dropped SYN is packet throttling's 429: the others wait it out too.
-        throttled = is_throttle(result) or (is_dropped_syn(result) and self.session.endpoint_seen)
+        # Packet throttling's dropped SYNs and lost answers are its 429: the others wait too.
+        throttled = is_packet_throttled(
+            result, endpoint_seen=self.session.endpoint_seen, others_answered=self.others_answered
+        )
         if throttled:
             self.session.gate.hold(self.session.clock.monotonic() + wait)
         cause = f"HTTP {result.status}" if not isinstance(result, Failure) else result.kind.value

@@ -33,6 +33,10 @@ class Session:
     tokens: TokenState = field(default_factory=TokenState)
     #: Set once the endpoint has answered; from then on connection failures are retried.
     endpoint_seen: bool = False
+    #: Answers (of any status) the endpoint has given; a request whose answer never came while
+    #: others arrived lost a packet to throttling (``RetryPolicy.budget``).  Counted without a
+    #: lock: a lost increment can only withhold the throttling budget from one retry decision.
+    answers: int = 0
     #: Values that cannot change during an instance's life, by cache key.
     cache: dict[str, Any] = field(default_factory=dict)
     #: The IAM role name, discovered once (it can change, so a 404 re-discovers it).

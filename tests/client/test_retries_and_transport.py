@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Iterator
 
 import httpx
@@ -10,6 +11,7 @@ import pytest
 import respx
 
 from imdsclient import (
+    IMDSClient,
     IMDSConnectionError,
     IMDSError,
     IMDSTimeoutError,
@@ -216,6 +218,32 @@ def test_connect_timeouts_after_contact_get_the_throttling_budget(
     assert client.get("instance-id") == "i-1"
     assert gets(imds) == 10
     assert len(clock.sleeps) == 8
+
+
+def test_answers_lost_while_other_requests_are_answered_get_the_throttling_budget(
+    imds: respx.Router, clock: FakeClock
+) -> None:
+    """Packet throttling drops answers too: while another thread's requests get theirs, a GET
+    whose answer never comes is retried like a 429 (here 6 times), not given up after 3."""
+    imds.get("/latest/meta-data/ami-id").respond(200, text="ami-1")
+    client = IMDSClient(endpoint=ENDPOINT, clock=clock, num_attempts=3)
+    lost = 0
+
+    def lose_while_another_thread_is_answered(request: httpx.Request) -> httpx.Response:
+        nonlocal lost
+        if lost == 6:
+            return httpx.Response(200, text="i-1")
+        lost += 1
+        other = threading.Thread(target=client.get, args=("ami-id",))
+        other.start()
+        other.join(timeout=10)
+        raise httpx.ReadTimeout("the answer's packets were dropped")
+
+    imds.get(ID).mock(side_effect=lose_while_another_thread_is_answered)
+    with client:
+        assert client.get("instance-id") == "i-1"
+    assert lost == 6
+    assert gets(imds) == 7 + 6
 
 
 def test_connection_errors_name_a_custom_endpoint_and_its_source(

@@ -48,9 +48,11 @@ def run(
     seen: bool = True,
     events: list[RetryEvent] | None = None,
     gate: ThrottleGate | None = None,
+    others_answer: bool = False,
 ) -> tuple[Result, int]:
     """Drive the exchange flow with scripted results, sleeping on the fake clock; returns the
-    last result (final, or the one that exhausted the budget) and the send count."""
+    last result (final, or the one that exhausted the budget) and the send count.
+    ``others_answer``: the client's other requests get an answer during each attempt."""
     session = Session(IMDSConfig(num_attempts=attempts), clock=clock, rng=random.Random(1))
     session.on_retry = events.append if events is not None else lambda e: None
     session.retry_policy = policy or RetryPolicy()
@@ -62,6 +64,7 @@ def run(
         while (effect := steps.effect()) is not None:
             if isinstance(effect, Send):
                 sent.append(script[min(len(sent), len(script) - 1)])
+                session.answers += others_answer
                 steps.answer(sent[-1])
             else:
                 assert isinstance(effect, Sleep)
@@ -121,6 +124,26 @@ def test_connect_timeouts_after_contact_get_the_throttling_budget(clock: FakeClo
     assert run([Failure(FailureKind.DROPPED)], clock, attempts=3)[1] == 3
     ok = Response(200, {}, b"x")
     assert run([dropped_syn] * 6 + [ok], clock, attempts=3) == (ok, 7)
+
+
+def test_a_lost_answer_alone_keeps_num_attempts(clock: FakeClock) -> None:
+    """A read timeout with no other answer in sight is a hung or broken IMDS: three attempts,
+    so it still fails in about 3 x timeout."""
+    lost = Failure(FailureKind.READ_TIMEOUT)
+    assert run([lost], clock, attempts=3) == (lost, 3)
+
+
+def test_a_lost_answer_among_answers_gets_the_throttling_budget(clock: FakeClock) -> None:
+    """Packet throttling drops answers too: while the client's other requests are answered, a
+    read timeout is retried like a 429 (ten attempts) and pauses the others like one."""
+    lost = Failure(FailureKind.READ_TIMEOUT)
+    events: list[RetryEvent] = []
+    assert run([lost], clock, attempts=3, others_answer=True, events=events) == (lost, 10)
+    assert all(e.throttled for e in events)
+    ok = Response(200, {}, b"x")
+    assert run([lost] * 5 + [ok], clock, attempts=3, others_answer=True) == (ok, 6)
+    dropped = Failure(FailureKind.DROPPED)
+    assert run([dropped], clock, attempts=3, others_answer=True)[1] == 3
 
 
 def test_a_dropped_syn_closes_the_gate_like_a_429(clock: FakeClock) -> None:
