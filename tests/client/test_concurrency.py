@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import select
-import signal
 import threading
-import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -26,6 +23,7 @@ from imdsclient._async_client import GATHER_CONCURRENCY
 from imdsclient._protocol import TTL_HEADER
 from imdsclient.testing import FakeClock
 from tests.conftest import ENDPOINT
+from tests.forking import in_child
 
 ID = "/latest/meta-data/instance-id"
 TOKEN = "/latest/api/token"
@@ -148,30 +146,13 @@ def test_a_forked_child_does_not_inherit_a_held_token_lock(imds: respx.Router) -
     holder.start()
     try:
         assert fetching.wait(timeout=10)
-        read_end, write_end = os.pipe()
-        with warnings.catch_warnings():  # 3.12+ warns about forking with threads running
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
-        if pid == 0:  # the child: never return into pytest
-            status = 1
-            try:
-                os.write(write_end, client.get("instance-id").encode())
-                status = 0
-            finally:
-                os._exit(status)
-        os.close(write_end)
-        answered = select.select([read_end], [], [], 10)[0]
-        if not answered:
-            os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
-        child_saw = os.read(read_end, 100) if answered else b""
-        os.close(read_end)
+        code, child_saw = in_child(lambda: client.get("instance-id").encode())
     finally:
         release.set()
         holder.join(timeout=10)
         client.close()
     assert child_saw == b"i-1"
-    assert os.waitstatus_to_exitcode(status) == 0
+    assert code == 0
 
 
 def test_threads_waiting_on_a_failed_token_fetch_share_its_error(imds: respx.Router) -> None:

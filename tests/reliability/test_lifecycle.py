@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import os
-import select
 import threading
 import warnings
 from collections.abc import Iterator
@@ -16,6 +14,7 @@ import pytest
 
 from imdsclient import AsyncIMDSClient, IMDSClient, IMDSConnectionError, IMDSError
 from imdsclient.testing import FakeClock, IMDSSimulator
+from tests.forking import in_child
 from tests.reliability._hostile import ID, TOKEN, within
 from tests.reliability._servers import Piece, RawServer, simple_answer
 from tests.reliability._soak import open_fds
@@ -190,26 +189,8 @@ def test_forked_child_never_reuses_the_parents_async_connection() -> None:
         loop = asyncio.new_event_loop()
         try:
             assert loop.run_until_complete(client.get("instance-id")) == ID.decode()
-            read_end, write_end = os.pipe()
-            with warnings.catch_warnings():  # 3.12+ warns about forking with threads running
-                warnings.simplefilter("ignore", DeprecationWarning)
-                pid = os.fork()
-            if pid == 0:  # the child: never return into pytest
-                status = 1
-                try:
-                    os.close(read_end)
-                    os.write(write_end, asyncio.run(client.get("instance-id")).encode())
-                    status = 0
-                finally:
-                    os._exit(status)
-            os.close(write_end)
-            answered = select.select([read_end], [], [], 10)[0]
-            if not answered:
-                os.kill(pid, 9)
-            _, status = os.waitpid(pid, 0)
-            child_saw = os.read(read_end, 100) if answered else b""
-            os.close(read_end)
-            assert os.waitstatus_to_exitcode(status) == 0
+            code, child_saw = in_child(lambda: asyncio.run(client.get("instance-id")).encode())
+            assert code == 0
             assert child_saw == ID
             assert loop.run_until_complete(client.get("instance-id")) == ID.decode()
             loop.run_until_complete(client.aclose())
@@ -220,41 +201,19 @@ def test_forked_child_never_reuses_the_parents_async_connection() -> None:
     assert by_port == [(parent, "PUT"), (parent, "GET"), (child, "GET"), (parent, "GET")]
 
 
-def _in_child(action: Any) -> int:
-    """Fork, run ``action()`` in the child, and return the child's exit code (bounded: 10 s)."""
-    with warnings.catch_warnings():  # 3.12+ warns about forking with threads running
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:  # the child: never return into pytest
-        status = 1
-        try:
-            action()
-            status = 0
-        finally:
-            os._exit(status)
-    for _ in range(1000):
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        threading.Event().wait(0.01)
-    os.kill(pid, 9)
-    os.waitpid(pid, 0)
-    raise AssertionError("the child did not finish in 10 s")
-
-
 def test_closing_in_a_forked_child_leaves_the_parents_connections_alone() -> None:
     """A child that closes an inherited client (never used there) does not shut the parent's
     connections down: the parent's next request reuses its own connection."""
     with RawServer(_imds) as server:
         with IMDSClient(endpoint=server.url, timeout=2) as client:
             assert client.get("instance-id") == ID.decode()
-            assert _in_child(client.close) == 0
+            assert in_child(client.close)[0] == 0
             assert client.get("instance-id") == ID.decode()
         aclient = AsyncIMDSClient(endpoint=server.url, timeout=2)
         loop = asyncio.new_event_loop()
         try:
             assert loop.run_until_complete(aclient.get("instance-id")) == ID.decode()
-            assert _in_child(lambda: asyncio.run(aclient.aclose())) == 0
+            assert in_child(lambda: asyncio.run(aclient.aclose()))[0] == 0
             assert loop.run_until_complete(aclient.get("instance-id")) == ID.decode()
             loop.run_until_complete(aclient.aclose())
         finally:

@@ -8,10 +8,7 @@ nothing); it is not repeated here.
 from __future__ import annotations
 
 import logging
-import os
-import select
 import tracemalloc
-import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -27,6 +24,7 @@ from imdsclient import (
     ThrottledError,
 )
 from imdsclient.testing import FakeClock, IMDSSimulator
+from tests.forking import in_child
 from tests.reliability._servers import RawServer, simple_answer
 
 TOKEN = b"AQAEAFake-Token-For-Raw-Servers=="
@@ -233,29 +231,8 @@ def test_forked_child_never_reuses_the_parents_connection() -> None:
         with IMDSClient(endpoint=server.url, timeout=2) as client:
             assert client.get("instance-id") == "i-0123456789abcdef0"
             assert len(server.connections) == 1
-            read_end, write_end = os.pipe()
-            with warnings.catch_warnings():  # 3.12+ warns about forking with threads running
-                warnings.simplefilter("ignore", DeprecationWarning)
-                pid = os.fork()
-            if pid == 0:  # the child: never return into pytest
-                status = 1
-                try:
-                    os.close(read_end)
-                    os.write(write_end, client.get("instance-id").encode())
-                    status = 0
-                finally:
-                    os._exit(status)
-            os.close(write_end)
-            # Wait for the child's answer (or its exit: EOF) on the pipe, 10 s at most.
-            answered = select.select([read_end], [], [], 10)[0]
-            if not answered:
-                os.kill(pid, 9)
-            done, status = os.waitpid(pid, 0)
-            done = done if answered else 0
-            child_saw = os.read(read_end, 100) if answered else b""
-            os.close(read_end)
-            assert done
-            assert os.waitstatus_to_exitcode(status) == 0
+            code, child_saw = in_child(lambda: client.get("instance-id").encode())
+            assert code == 0
             assert child_saw == b"i-0123456789abcdef0"
             assert client.get("instance-id") == "i-0123456789abcdef0"  # the parent, again
         parent_port, child_port = server.connections
