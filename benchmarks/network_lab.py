@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from collections import Counter
@@ -239,6 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     rounds = args.rounds or (1 if args.quick else 3)
+    # A SIGTERM (`timeout`, a CI cancel) unwinds like Ctrl-C, so that `with lab:` still ends
+    # every process and removes every namespace it made.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         lab = Lab()
     except LabUnavailable as exc:
