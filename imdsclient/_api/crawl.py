@@ -27,11 +27,13 @@ __all__ = [
     "MAX_CRAWL_BYTES",
     "MAX_CRAWL_DEPTH",
     "MAX_CRAWL_ENTRIES",
+    "ByteBudget",
     "Tree",
     "block_device_mapping",
     "crawl",
     "dump",
     "leaf_texts",
+    "read_counted",
     "tags",
 ]
 
@@ -61,7 +63,7 @@ def crawl(
     as :data:`REDACTED`.
     """
     root: Tree = {}
-    budget = _Budget(folder)
+    budget = ByteBudget(folder)
     first = yield from (fetch_or_none(session, folder) if missing_ok else fetch(session, folder))
     budget.spend(first)
     level: list[tuple[Tree, str]] = [(root, folder)]  # (where to put the result, folder path)
@@ -91,7 +93,7 @@ def crawl(
             return root
         # One round trip per level: this level's leaves with the next level's listings.
         paths = [path for _, _, path in leaves] + [path for _, path in next_level]
-        fetched = yield from gather([_read(session, path, budget) for path in paths])
+        fetched = yield from gather([read_counted(session, path, budget) for path in paths])
         for (into, name, _), value in zip(leaves, fetched):
             if value is not None:
                 into[name] = value
@@ -99,7 +101,7 @@ def crawl(
     raise IMDSError(f"The tree under {folder} is too deep to be IMDS", path=folder)
 
 
-class _Budget:
+class ByteBudget:
     """The bytes a crawl may read in all; spent as each answer arrives (the async shell reads
     eight at a time), so an oversized tree fails after about MAX_CRAWL_BYTES, not at its end."""
 
@@ -117,7 +119,7 @@ class _Budget:
             )
 
 
-def _read(session: Session, path: str, budget: _Budget) -> Flow[bytes | None]:
+def read_counted(session: Session, path: str, budget: ByteBudget) -> Flow[bytes | None]:
     """One answer of a crawl, counted against its budget; a credential document is
     :class:`SecretBytes` from here on (masked in ``repr``, for tracebacks that show locals)."""
     body = yield from fetch_or_none(session, path)
@@ -192,8 +194,8 @@ def block_device_mapping(session: Session) -> Flow[dict[str, str]]:
     files = [
         name for name in entries(folder, (yield from fetch(session, folder))) if name[-1:] != "/"
     ]
-    budget = _Budget(folder)
-    values = yield from gather([_read(session, folder + name, budget) for name in files])
+    budget = ByteBudget(folder)
+    values = yield from gather([read_counted(session, folder + name, budget) for name in files])
     return {
         name: text(value, folder + name).strip()
         for name, value in zip(files, values)

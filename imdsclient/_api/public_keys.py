@@ -8,6 +8,7 @@ from pydantic import Field
 
 from imdsclient._api._common import KEY_ENTRY, fetch_or_none, text
 from imdsclient._api._model import IMDSModel, bad_answer, decode
+from imdsclient._api.crawl import MAX_CRAWL_ENTRIES, ByteBudget, read_counted
 from imdsclient._flow import Flow, gather, operation
 from imdsclient._protocol import META_DATA
 from imdsclient._session import Session
@@ -39,19 +40,25 @@ def parse_public_keys_listing(
         if match is None:
             raise bad_answer(what, f"entry #{len(keys)} is not in the form index=name", path)
         keys.append((int(match.group(1)), match.group(2)))
+        if len(keys) > MAX_CRAWL_ENTRIES:
+            raise bad_answer(what, f"it lists over {MAX_CRAWL_ENTRIES} keys", path)
     return keys
 
 
 @operation()
 def public_keys(session: Session) -> Flow[list[PublicKey]]:
-    """The SSH key pairs (with their OpenSSH public key); ``[]`` when the instance has none."""
+    """The SSH key pairs (with their OpenSSH public key); ``[]`` when the instance has none.
+
+    Bounded like a crawl: at most ``MAX_CRAWL_ENTRIES`` keys and ``MAX_CRAWL_BYTES`` in all."""
     folder = META_DATA + "public-keys/"
     body = yield from fetch_or_none(session, folder)
     if body is None:
         return []
     keys = parse_public_keys_listing(body, path=folder)
+    budget = ByteBudget(folder)
+    budget.spend(body)
     bodies = yield from gather(
-        [fetch_or_none(session, f"{folder}{index}/openssh-key") for index, _ in keys]
+        [read_counted(session, f"{folder}{index}/openssh-key", budget) for index, _ in keys]
     )
     return [
         PublicKey(

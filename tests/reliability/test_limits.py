@@ -12,7 +12,7 @@ import pytest
 
 from imdsclient import AsyncIMDSClient, IMDSClient, IMDSError
 from imdsclient._api._model import MAX_JSON_DEPTH, load_json
-from imdsclient._api.crawl import MAX_CRAWL_BYTES, MAX_CRAWL_DEPTH
+from imdsclient._api.crawl import MAX_CRAWL_BYTES, MAX_CRAWL_DEPTH, MAX_CRAWL_ENTRIES
 from imdsclient._protocol import (
     MAX_PATH_CHARS,
     MAX_TOKEN_CHARS,
@@ -192,3 +192,35 @@ def test_only_tokens_that_fit_a_header_are_accepted(body: bytes, usable: bool) -
     else:
         with pytest.raises(IMDSError, match="unusable token"):
             token_ttl_from(answer, 60)
+
+
+def _many_keys(count: int, key_bytes: int) -> Callable[[str], Iterator[Piece]]:
+    """A public-keys/ listing of ``count`` keys, each ``key_bytes`` long (streamed)."""
+
+    def get(path: str) -> Iterator[Piece]:
+        if path.endswith("public-keys/"):
+            yield from simple_answer(200, "\n".join(f"{n}=key-{n}" for n in range(count)).encode())
+            return
+        yield f"HTTP/1.1 200 OK\r\nContent-Length: {key_bytes}\r\n\r\n".encode()
+        for start in range(0, key_bytes, 65536):
+            yield b"x" * min(65536, key_bytes - start)
+
+    return get
+
+
+def test_public_keys_are_bounded_in_total_bytes(shell: str) -> None:
+    """1,500 keys of 1 MiB: an IMDSError naming the 4 MiB bound after about 4 MiB was read."""
+    with RawServer(imds(_many_keys(1500, MiB - 1))) as server:
+        with pytest.raises(IMDSError, match="over 4 MiB"):
+            within(60, lambda: call(shell, server.url, "public_keys"))
+        keys_read = sum(1 for _, _, path in server.requests if path.endswith("openssh-key"))
+    assert MAX_CRAWL_BYTES // MiB <= keys_read <= MAX_CRAWL_BYTES // MiB + 8 + 1
+
+
+def test_a_public_keys_listing_of_too_many_keys_is_refused_before_reading_them(shell: str) -> None:
+    """A listing of more keys than any instance has: an IMDSError, and no key is requested."""
+    with RawServer(imds(_many_keys(MAX_CRAWL_ENTRIES + 1, 10))) as server:
+        with pytest.raises(IMDSError, match=f"over {MAX_CRAWL_ENTRIES} keys"):
+            call(shell, server.url, "public_keys")
+        keys_read = sum(1 for _, _, path in server.requests if path.endswith("openssh-key"))
+    assert keys_read == 0
