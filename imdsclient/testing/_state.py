@@ -483,9 +483,10 @@ class SimulatorState(InstanceKnobs, NoticeMethods):
     def _find_account_id(self) -> str:
         doc = self._leaves.get("/latest/dynamic/instance-identity/document")
         try:
-            value = json.loads(doc or b"{}").get("accountId")
-        except ValueError:
-            value = None
+            parsed = json.loads(doc or b"{}")
+        except ValueError:  # a tree may hold a broken document on purpose
+            parsed = None
+        value = parsed.get("accountId") if isinstance(parsed, dict) else None
         return value if isinstance(value, str) else "123456789012"
 
     def _overlay(self) -> dict[str, Callable[[], bytes]]:

@@ -285,6 +285,16 @@ def test_user_tree_replaces_default_and_listings_are_derived() -> None:
     assert get(state, "/latest/").body == b"meta-data"
 
 
+@pytest.mark.parametrize("document", ["[1, 2]", '"text"', "{not json", '{"accountId": 7}'])
+def test_a_tree_may_hold_an_odd_identity_document(document: str) -> None:
+    """A document that is not a JSON object with a string accountId is served as given (tests
+    of clients need broken ones); the simulator falls back to its own account id."""
+    doc_path = "/latest/dynamic/instance-identity/document"
+    state, _ = make(tree={"instance-id": "i-abc", doc_path: document})
+    assert get(state, doc_path).body == document.encode()
+    assert get(state, MD + "instance-id").body == b"i-abc"
+
+
 def test_explicit_listing_that_differs_is_kept_verbatim() -> None:
     """A listing given in the tree that the leaves do not imply is served as given."""
     tree = {MD + "public-keys/": "0=mine", MD + "public-keys/0/openssh-key": "ssh-ed25519 AAA"}
