@@ -167,7 +167,9 @@ class SyncMethods:
         return self._run(_placement.host_id(self._session))
 
     def public_keys(self) -> builtins.list[_public_keys.PublicKey]:
-        """The SSH key pairs (with their OpenSSH public key); ``[]`` when the instance has none."""
+        """The SSH key pairs (with their OpenSSH public key); ``[]`` when the instance has none.
+
+        Bounded like a crawl: at most ``MAX_CRAWL_ENTRIES`` keys and ``MAX_CRAWL_BYTES`` in all."""
         from imdsclient._api import public_keys as _public_keys
 
         return self._run(_public_keys.public_keys(self._session))
@@ -396,7 +398,9 @@ class AsyncMethods:
         return await self._run(_placement.host_id(self._session))
 
     async def public_keys(self) -> builtins.list[_public_keys.PublicKey]:
-        """The SSH key pairs (with their OpenSSH public key); ``[]`` when the instance has none."""
+        """The SSH key pairs (with their OpenSSH public key); ``[]`` when the instance has none.
+
+        Bounded like a crawl: at most ``MAX_CRAWL_ENTRIES`` keys and ``MAX_CRAWL_BYTES`` in all."""
         from imdsclient._api import public_keys as _public_keys
 
         return await self._run(_public_keys.public_keys(self._session))
