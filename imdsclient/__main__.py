@@ -1,5 +1,5 @@
 from __future__ import annotations
 
-from imdsclient._cli import main
+from imdsclient._cli import run
 
-raise SystemExit(main())
+run()

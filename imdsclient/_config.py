@@ -258,6 +258,8 @@ def _load_profile(env: Mapping[str, str]) -> tuple[Mapping[str, str], str] | Non
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ConfigError("config file", path, origin, "is not UTF-8 text") from None
+    if not text.strip():  # empty (e.g. AWS_CONFIG_FILE=/dev/null): no profile, nothing to parse
+        return None
 
     import configparser  # lazily: often nothing comes from the file
 

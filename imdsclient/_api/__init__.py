@@ -9,9 +9,6 @@ fails when it is stale), so a new typed operation is one module here, its tests 
 
 from __future__ import annotations
 
-import importlib
-import inspect
-import pkgutil
 from typing import Any, Callable
 
 __all__ = ["operations"]
@@ -23,6 +20,10 @@ def operations() -> list[tuple[str, str, Callable[..., Any]]]:
     Imports every operation module (and so pydantic): for the generator and the tests, never
     for the clients at run time.
     """
+    import importlib  # here: the clients import this package at every start-up
+    import inspect
+    import pkgutil
+
     from imdsclient._flow import METHOD_NAME
 
     found: list[tuple[str, str, Callable[..., Any]]] = []

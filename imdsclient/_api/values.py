@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from imdsclient._api._common import text
@@ -30,6 +29,8 @@ def get_bytes(session: Session, path: str) -> Flow[bytes]:
 @operation()
 def get_json(session: Session, path: str) -> Flow[Any]:
     """The value at ``path`` parsed as JSON."""
+    import json  # here: `get` never needs it
+
     body = yield from fetch(session, path)
     try:
         return json.loads(body)

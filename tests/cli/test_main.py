@@ -27,6 +27,40 @@ def _subcommands(parser: argparse.ArgumentParser) -> set[str]:
     raise AssertionError("no subcommands")
 
 
+def _command_parsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    raise AssertionError("no subcommands")
+
+
+def test_main_defines_only_the_chosen_command() -> None:
+    """``build_parser(lazy=True)`` (what ``main`` uses) defines a command's options when it is
+    parsed: after ``get``, every other command has only its ``-h``."""
+    parser = build_parser(lazy=True)
+    args = parser.parse_args(["--endpoint", "http://127.0.0.1:9", "get", "--json", "ami-id"])
+    assert (args.command, args.json, args.paths, args.endpoint) == (
+        "get",
+        True,
+        ["ami-id"],
+        "http://127.0.0.1:9",
+    )
+    counts = {name: len(sub._actions) for name, sub in _command_parsers(parser).items()}
+    assert counts.pop("get") > 5
+    assert set(counts.values()) == {1}
+    full = {name: len(sub._actions) for name, sub in _command_parsers(build_parser()).items()}
+    assert min(full.values()) > 5
+
+
+@pytest.mark.parametrize("name", ["", *sorted(_cli.COMMANDS)])
+def test_help_is_the_complete_parsers(cli: Cli, name: str) -> None:
+    """``--help`` of the top level and of every command prints what the complete parser does."""
+    parser = build_parser()
+    expected = (_command_parsers(parser)[name] if name else parser).format_help()
+    result = cli(*([name] if name else []), "--help")
+    assert (result.code, result.out) == (0, expected)
+
+
 def test_parser_and_registry_name_the_same_commands() -> None:
     """Every parsed command has a function and every function a parser entry (no dir())."""
     assert _subcommands(build_parser()) == set(_cli.COMMANDS)

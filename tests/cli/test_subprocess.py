@@ -16,12 +16,61 @@ from imdsclient.testing import IMDSSimulator
 #: Modules `get instance-id` must not load (docs/performance.md: lean start-up).
 NOT_FOR_GET = (
     "pydantic",
+    "tenacity",
     "imdsclient.testing",
     "imdsclient._cli._doctor",
     "imdsclient._models",
     "imdsclient._cli._shell",
     "imdsclient._cli._wait",
+    "imdsclient._cli._serve_args",  # only `serve` defines its options (the parser is lazy)
+    "imdsclient._redact",  # the log filter imports it at the first record; a quiet get has none
+    "configparser",  # the config file is empty (AWS_CONFIG_FILE=/dev/null here)
     "shtab",
+)
+#: Every imdsclient module `get instance-id` may load (#15: a new one on the path is a choice).
+FOR_GET = {
+    "imdsclient",
+    "imdsclient.errors",
+    "imdsclient._version",
+    "imdsclient._cli",
+    "imdsclient._cli._commands",
+    "imdsclient._cli._exit_codes",
+    "imdsclient._cli._help",
+    "imdsclient._cli._values",
+    "imdsclient._protocol",
+    "imdsclient._clock",
+    "imdsclient._config",
+    "imdsclient._flow",
+    "imdsclient._retry",
+    "imdsclient._token",
+    "imdsclient._session",
+    "imdsclient._base",
+    "imdsclient._methods",
+    "imdsclient._api",
+    "imdsclient._api._common",
+    "imdsclient._api.values",
+    "imdsclient._fetch",
+    "imdsclient._transport",
+    "imdsclient._client",
+}
+#: What `import imdsclient` must not load: each costs start-up, and none is needed to import.
+NOT_FOR_IMPORT = (
+    "argparse",
+    "asyncio",
+    "configparser",
+    "dataclasses",
+    "email",
+    "http",
+    "httpcore",
+    "httpx",
+    "json",
+    "logging",
+    "pydantic",
+    "socket",
+    "ssl",
+    "tenacity",
+    "threading",
+    "urllib",
 )
 
 
@@ -65,22 +114,64 @@ def test_console_script() -> None:
     assert (done.returncode, done.stdout) == (0, "us-east-1\n")
 
 
-def test_get_does_not_import_pydantic_the_simulator_or_the_doctor() -> None:
-    """`-X importtime` of `get instance-id` lists none of the heavy or unrelated modules."""
-    with IMDSSimulator() as sim:
-        argv = ["-X", "importtime", "-m", "imdsclient", "--endpoint", sim.url, "get", "instance-id"]
-        done = subprocess.run(
-            [sys.executable, *argv],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
+def _imported(*argv: str) -> set[str]:
+    """The modules a fresh interpreter run with ``argv`` imports (``-X importtime``)."""
+    env = {**os.environ, "AWS_CONFIG_FILE": os.devnull}
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", *argv],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr
-    modules = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+    return {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+
+
+def _loaded(modules: set[str], name: str) -> bool:
+    return any(m == name or m.startswith(name + ".") for m in modules)
+
+
+def test_get_does_not_import_pydantic_the_simulator_or_the_doctor() -> None:
+    """`-X importtime` of `get instance-id` lists none of the heavy or unrelated modules, and
+    of imdsclient's own only those of :data:`FOR_GET`."""
+    with IMDSSimulator() as sim:
+        modules = _imported("-m", "imdsclient", "--endpoint", sim.url, "get", "instance-id")
     assert "imdsclient._client" in modules
     for heavy in NOT_FOR_GET:
-        assert not any(m == heavy or m.startswith(heavy + ".") for m in modules), heavy
+        assert not _loaded(modules, heavy), heavy
+    ours = {m for m in modules if m.split(".")[0] == "imdsclient"} - {"imdsclient.__main__"}
+    assert ours <= FOR_GET, sorted(ours - FOR_GET)
+
+
+def test_import_imdsclient_loads_only_the_errors() -> None:
+    """`import imdsclient` loads imdsclient's errors and nothing of :data:`NOT_FOR_IMPORT`; its
+    other names load on first use."""
+    modules = _imported("-c", "import imdsclient")
+    assert {m for m in modules if m.split(".")[0] == "imdsclient"} == {
+        "imdsclient",
+        "imdsclient.errors",
+    }
+    for heavy in NOT_FOR_IMPORT:
+        assert not _loaded(modules, heavy), heavy
+
+
+def test_python_m_freezes_the_gc_and_still_runs_atexit() -> None:
+    """`run()` (the console script, `python -m`) exits with main's code after `gc.freeze()`
+    (the interpreter's shutdown then skips collecting), and atexit handlers still run."""
+    code = (
+        "import atexit, gc, sys\n"
+        "from imdsclient._cli import run\n"
+        "atexit.register(lambda: print('atexit', gc.get_freeze_count() > 0, flush=True))\n"
+        "sys.argv = ['imdsclient', 'get', '']\n"
+        "run()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert (done.returncode, done.stdout) == (2, "atexit True\n"), done.stderr
+    assert done.stderr.startswith("imdsclient: error: '' is the meta-data root")
 
 
 @pytest.mark.skipif(os.name != "posix", reason="SIGINT delivery to a child is POSIX-only here")

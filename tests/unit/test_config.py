@@ -6,6 +6,7 @@ import ast
 import contextlib
 import dataclasses
 import os
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -280,6 +281,18 @@ def test_missing_file_is_not_an_error(tmp_path: Path) -> None:
     (tmp_path / "plain").write_text("")
     env = {"AWS_CONFIG_FILE": str(tmp_path / "plain" / "config")}
     assert IMDSConfig.from_environment(env) == IMDSConfig()
+
+
+@pytest.mark.parametrize("text", ["", " \n\t\n"])
+def test_empty_file_is_not_parsed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    """An empty file (``AWS_CONFIG_FILE=/dev/null``) has no profile: defaults, and configparser
+    is not even imported (start-up, #15)."""
+    write_config(tmp_path, text)
+    monkeypatch.setitem(sys.modules, "configparser", None)  # `import configparser` would raise
+    assert IMDSConfig.from_environment(isolated_env(tmp_path)) == IMDSConfig()
+    assert IMDSConfig.from_environment({"AWS_CONFIG_FILE": os.devnull}) == IMDSConfig()
 
 
 def test_all_profile_settings_at_once(tmp_path: Path) -> None:
