@@ -8,9 +8,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
-
-import httpx
+from typing import Any, TypeVar
 
 from imdsclient._base import ClientBase
 from imdsclient._flow import (
@@ -26,10 +24,7 @@ from imdsclient._flow import (
     interruptible,
 )
 from imdsclient._methods import AsyncMethods
-from imdsclient._transport import async_client, send_async
-
-if TYPE_CHECKING:
-    pass
+from imdsclient._transport import AsyncPool, async_client, send_async
 
 __all__ = ["AsyncIMDSClient"]
 
@@ -50,7 +45,7 @@ class AsyncIMDSClient(AsyncMethods, ClientBase):
         self._lock: asyncio.Lock | None = None  # made in the running loop (Python 3.9 binds early)
         self._pid = os.getpid()
         self._loop: asyncio.AbstractEventLoop | None = None  # bound at the first call
-        self._http: httpx.AsyncClient | None = async_client(
+        self._http: AsyncPool | None = async_client(
             self.config.base_url, self.config.timeout, self._transport
         )
 
@@ -148,7 +143,7 @@ class AsyncIMDSClient(AsyncMethods, ClientBase):
             raise failed[0]
         return list(results)
 
-    def _client(self) -> httpx.AsyncClient | None:
+    def _client(self) -> AsyncPool | None:
         """The connection pool (``None`` once closed), rebuilt for a new event loop (a second
         ``asyncio.run``) or in a forked child: connections and the lock belong to one loop of
         one process."""

@@ -7,17 +7,12 @@ import os
 import threading
 from collections.abc import Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
-
-import httpx
+from typing import Any, TypeVar
 
 from imdsclient._base import ClientBase
 from imdsclient._flow import Effect, Emit, Flow, Gather, Locked, Run, Send, Sleep
 from imdsclient._methods import SyncMethods
-from imdsclient._transport import send_sync, sync_client
-
-if TYPE_CHECKING:
-    pass
+from imdsclient._transport import SyncPool, send_sync, sync_client
 
 __all__ = ["IMDSClient"]
 
@@ -34,7 +29,7 @@ class IMDSClient(SyncMethods, ClientBase):
     def _open(self) -> None:
         self._lock = threading.Lock()
         self._pid = os.getpid()
-        self._http: httpx.Client | None = sync_client(
+        self._http: SyncPool | None = sync_client(
             self.config.base_url, self.config.timeout, self._transport
         )
 
@@ -108,7 +103,7 @@ class IMDSClient(SyncMethods, ClientBase):
             return [self._drive(flow) for flow in effect.flows]
         raise TypeError(f"not an effect: {effect!r}")
 
-    def _client(self) -> httpx.Client | None:
+    def _client(self) -> SyncPool | None:
         """The connection pool (``None`` once closed), rebuilt in a forked child."""
         if self._http is not None and self._pid != os.getpid():
             # Forked: never share the parent's connections, nor its lock, which may have been

@@ -1,14 +1,23 @@
-"""The one place that touches httpx: building clients and turning exchanges into results.
+"""The one place that does HTTP: a connection pool per endpoint, and exchanges turned into results.
 
-Clients always connect directly (``trust_env=False``: a proxy can never reach a link-local
-address), never follow redirects, and read at most ``MAX_BODY_BYTES``.  httpx exceptions become
+Requests go straight to httpcore's connection pool (HTTP/1.1 over h11): the URL parts, the
+headers and the timeouts are built once per client as the bytes httpcore takes, and an answer is
+read into a :class:`~imdsclient._protocol.Response` without any ``httpx.Request`` or
+``httpx.Response`` in between.  IMDS needs none of httpx's client layers (URL merging, cookies,
+auth, redirects, proxies); skipping them is most of a warm ``get``'s cost (#15).  Connections
+are always direct (a proxy can never reach a link-local address), redirects are never
+followed, and at most ``MAX_BODY_BYTES`` are read.  Transport errors become
 :class:`~imdsclient._protocol.Failure` values here, so the protocol rules decide what they mean.
 
-Two more guarantees hold whatever the server does, on the network transport built here (a
-``transport=`` given by the caller, such as an httpx ``MockTransport``, is used as it is):
+A ``transport=`` given by the caller (an httpx ``BaseTransport``/``AsyncBaseTransport``, such as
+``httpx.MockTransport``) is sent through an ``httpx.Client``/``AsyncClient`` built with the same
+settings, as it is; httpx is imported only then.  ``respx.mock`` still sees every request of the
+network pool: it patches httpcore's ``ConnectionPool.handle_request``, which is what is called.
 
-- **A total deadline per attempt.**  httpx's timeouts are per socket operation, so a server that
-  drips one byte (or one ``102`` interim answer) every half second never trips them.  Here every
+Two more guarantees hold whatever the server does, on the network pool built here:
+
+- **A total deadline per attempt.**  Socket timeouts are per operation, so a server that drips
+  one byte (or one ``102`` interim answer) every half second never trips them.  Here every
   connect, write and read is given at most what is left of the attempt's ``timeout``, counted
   from its first network operation: connecting, sending and the whole answer end within
   ``timeout`` together.
@@ -27,20 +36,26 @@ import contextvars
 import re
 import socket
 import ssl
+import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 import httpcore
-import httpx
 
 from imdsclient._protocol import MAX_BODY_BYTES, Failure, FailureKind, Request, Response, Result
 from imdsclient._version import __version__
 
+if TYPE_CHECKING:
+    import httpx
+
 __all__ = [
     "SYN_RESEND_SLACK",
+    "AsyncPool",
+    "SyncPool",
     "async_client",
     "failure_from",
     "send_async",
@@ -48,84 +63,277 @@ __all__ = [
     "sync_client",
 ]
 
-_HEADERS = {
-    "User-Agent": f"imdsclient/{__version__}",
-    "Accept": "*/*",
-    # Bodies are returned byte for byte (user-data may itself be gzip); nothing to decode.
-    "Accept-Encoding": "identity",
-}
 #: Extra seconds for connecting.  Linux resends an unanswered SYN 1 s after the first (then at
 #: 3 s, 7 s): exactly when the default 1 s timeout ends.  IMDS drops packets over its rate limit,
 #: so without this a single lost SYN fails a call that the resend would have saved.
 SYN_RESEND_SLACK = 0.15
-_LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=32, keepalive_expiry=30.0)
+_POOL_LIMITS: dict[str, Any] = {
+    "max_connections": 64,
+    "max_keepalive_connections": 32,
+    "keepalive_expiry": 30.0,
+}
+_USER_AGENT = f"imdsclient/{__version__}"
+_HEADERS = {  # besides Host: what httpx.Client sends by default, made IMDS's
+    "Accept": "*/*",
+    # Bodies are returned byte for byte (user-data may itself be gzip); nothing to decode.
+    "Accept-Encoding": "identity",
+    "Connection": "keep-alive",
+    "User-Agent": _USER_AGENT,
+}
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_WITH_BODY = ("POST", "PUT", "PATCH")  # a request of these always says how long its body is
 
 
-def _options(base_url: str, timeout: float) -> dict[str, Any]:
-    """Settings shared by the sync and async clients."""
-    return {
-        "base_url": base_url,
-        "headers": _HEADERS,
-        "timeout": httpx.Timeout(
-            timeout, connect=timeout + SYN_RESEND_SLACK, read=timeout, write=timeout, pool=None
-        ),
-        "trust_env": False,  # never a proxy: none can reach a link-local address
-        "follow_redirects": False,
-    }
+def sync_client(base_url: str, timeout: float, transport: object = None) -> SyncPool:
+    """A keep-alive pool for one endpoint; ``transport`` (httpx) replaces the network."""
+    return SyncPool(_Endpoint(base_url, timeout), transport)
 
 
-def sync_client(base_url: str, timeout: float, transport: object = None) -> httpx.Client:
-    """A keep-alive client for one endpoint; ``transport`` replaces the network (tests)."""
-    chosen = _check(transport, httpx.BaseTransport) or _SyncTransport()
-    return httpx.Client(transport=chosen, **_options(base_url, timeout))
-
-
-def async_client(base_url: str, timeout: float, transport: object = None) -> httpx.AsyncClient:
+def async_client(base_url: str, timeout: float, transport: object = None) -> AsyncPool:
     """The async twin of :func:`sync_client`."""
-    chosen = _check(transport, httpx.AsyncBaseTransport) or _AsyncTransport()
-    return httpx.AsyncClient(transport=chosen, **_options(base_url, timeout))
+    return AsyncPool(_Endpoint(base_url, timeout), transport)
 
 
-def _check(transport: object, kind: type) -> Any:
-    """A transport of the kind the client needs, or a usage error before anything is sent."""
-    if transport is not None and not isinstance(transport, kind):
-        raise TypeError(f"the client needs an httpx.{kind.__name__}, not {transport!r}")
-    return transport
-
-
-def failure_from(exc: httpx.TransportError) -> Failure:
-    """Map an httpx transport error to the most specific failure kind."""
-    if isinstance(exc, httpx.ConnectTimeout):
+def failure_from(exc: Exception) -> Failure:
+    """Map a transport error, httpcore's or httpx's (named alike), to the most specific kind."""
+    if isinstance(exc, _errors("ConnectTimeout")):
         kind = FailureKind.CONNECT_TIMEOUT
-    elif isinstance(exc, httpx.TimeoutException):
+    elif isinstance(exc, _errors("TimeoutException")):
         kind = FailureKind.READ_TIMEOUT
-    elif isinstance(exc, httpx.ConnectError):
+    elif isinstance(exc, _errors("ConnectError")):
         kind = FailureKind.CONNECT
     else:  # RemoteProtocolError, ReadError, WriteError, ...
         kind = FailureKind.DROPPED
     return Failure(kind, type(exc).__name__)
 
 
+#: What httpcore raises when an exchange fails below HTTP (httpx's classes of the same names,
+#: subclasses of ``httpx.TransportError``, are their twins).
+_TRANSPORT_ERRORS = (
+    "TimeoutException",
+    "NetworkError",
+    "ProtocolError",
+    "UnsupportedProtocol",
+    "ProxyError",
+)
+
+
+def _errors(*names: str) -> tuple[type[Exception], ...]:
+    """httpcore's exception classes ``names``, and httpx's when httpx is loaded: a caller's
+    transport (or ``respx``, from inside httpcore's pool) raises httpx's.  Never imports httpx:
+    without it, nothing can raise its exceptions."""
+    libraries = [httpcore, sys.modules["httpx"]] if "httpx" in sys.modules else [httpcore]
+    return tuple(getattr(library, name) for library in libraries for name in names)
+
+
+# -- what every request to one endpoint shares -----------------------------------------------
+
+
+class _Endpoint:
+    """One endpoint's URL parts, headers and timeouts, built once as the bytes httpcore takes.
+
+    ``base_url`` is ``scheme://host[:port]`` as the configuration validated it (ASCII, no
+    path); a default port is dropped, as httpx does, so the ``Host`` header is the same.
+    """
+
+    def __init__(self, base_url: str, timeout: float) -> None:
+        scheme, _, netloc = base_url.partition("://")
+        host, port = _split_netloc(netloc.lower())
+        if port == _DEFAULT_PORTS.get(scheme):
+            port = None
+        self.base_url = base_url
+        self.timeout = timeout
+        self.scheme, self.host, self.port = scheme.encode(), host.encode(), port
+        shown = f"[{host}]" if ":" in host else host
+        host_header = shown if port is None else f"{shown}:{port}"
+        self.headers = [(b"Host", host_header.encode())]
+        self.headers += [(k.encode(), v.encode()) for k, v in _HEADERS.items()]
+        #: httpcore's timeouts; connecting also gets the slack a resent SYN needs.
+        self.timeouts: dict[str, float | None] = {
+            "connect": timeout + SYN_RESEND_SLACK,
+            "read": timeout,
+            "write": timeout,
+            "pool": None,
+        }
+
+    def request(self, request: Request) -> httpcore.Request:
+        """``request`` as httpcore's, with the headers httpx would send for it."""
+        headers = self.headers + [(k.encode(), v.encode()) for k, v in request.headers.items()]
+        if request.method in _WITH_BODY:
+            headers.insert(1, (b"Content-Length", b"0"))
+        url = httpcore.URL(
+            scheme=self.scheme, host=self.host, port=self.port, target=request.path.encode()
+        )
+        timeouts = self.timeouts_for(request)
+        return httpcore.Request(
+            request.method, url, headers=headers, extensions={"timeout": timeouts}
+        )
+
+    def timeouts_for(self, request: Request) -> dict[str, float | None]:
+        """The client's timeouts, or the request's own connect timeout (the second attempt of
+        a first contact waits half as long for its connection)."""
+        if request.connect_timeout is None:
+            return self.timeouts
+        return {**self.timeouts, "connect": request.connect_timeout}
+
+    def httpx_options(self, transport: object, kind: type) -> dict[str, Any]:
+        """The settings of an httpx client over the caller's ``transport``, which must be a
+        ``kind``; a usage error before anything is sent otherwise."""
+        import httpx
+
+        if not isinstance(transport, kind):
+            raise TypeError(f"the client needs an httpx.{kind.__name__}, not {transport!r}")
+        return {
+            "transport": transport,
+            "base_url": self.base_url,
+            "headers": _HEADERS,
+            "timeout": httpx.Timeout(**self.timeouts),
+            "trust_env": False,  # never a proxy: none can reach a link-local address
+            "follow_redirects": False,
+        }
+
+    def httpx_request(
+        self, client: httpx.Client | httpx.AsyncClient, request: Request
+    ) -> httpx.Request:
+        """``request`` for the httpx client over a caller's transport."""
+        import httpx
+
+        timeout = httpx.Timeout(**self.timeouts_for(request))
+        headers = dict(request.headers)
+        return client.build_request(request.method, request.path, headers=headers, timeout=timeout)
+
+
+def _split_netloc(netloc: str) -> tuple[str, int | None]:
+    """``host[:port]`` or ``[v6][:port]`` into the host (no brackets) and the port."""
+    if netloc.startswith("["):
+        end = netloc.index("]")
+        host, rest = netloc[1:end], netloc[end + 1 :]
+    else:
+        host, colon, port = netloc.partition(":")
+        rest = colon + port
+    return host, int(rest[1:]) if rest else None
+
+
 # -- one exchange ---------------------------------------------------------------------------
+
+
+#: What opening an exchange gives: status, headers, the body's chunks, and how to end it.
+_Opened = tuple[int, list[tuple[bytes, bytes]], Any, Any]
+
+
+class SyncPool:
+    """The connections of an ``IMDSClient`` to one endpoint: httpcore's pool on guarded network
+    streams, or an ``httpx.Client`` over the caller's transport."""
+
+    def __init__(self, endpoint: _Endpoint, transport: object = None) -> None:
+        self.endpoint = endpoint
+        self._closed = False
+        self._streams = _Streams()
+        self._pool: httpcore.ConnectionPool | None = None
+        self._http: httpx.Client | None = None
+        if transport is not None:
+            import httpx
+
+            self._http = httpx.Client(**endpoint.httpx_options(transport, httpx.BaseTransport))
+        else:
+            backend = _SyncBackend(self._streams)
+            self._pool = httpcore.ConnectionPool(network_backend=backend, **_POOL_LIMITS)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed or (self._http is not None and self._http.is_closed)
+
+    def open(self, request: Request) -> _Opened:
+        """Send ``request``: the answer's status and headers, its body still to read."""
+        if self._pool is not None:
+            answer = self._pool.handle_request(self.endpoint.request(request))
+            return answer.status, answer.headers, answer.iter_stream(), answer.close
+        assert self._http is not None
+        response = self._http.send(self.endpoint.httpx_request(self._http, request), stream=True)
+        # An in-memory answer (MockTransport) is read already.
+        chunks = [response.content] if response.is_stream_consumed else response.iter_raw()
+        return response.status_code, response.headers.raw, chunks, response.close
+
+    def close(self) -> None:
+        self._closed = True
+        if self._http is not None:
+            self._http.close()
+        left = self._streams.close()
+        if self._pool is not None:
+            self._pool.close()
+        for stream in left:
+            stream.abort()
+
+    def __enter__(self) -> SyncPool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class AsyncPool:
+    """The async twin of :class:`SyncPool`, for an ``AsyncIMDSClient``."""
+
+    def __init__(self, endpoint: _Endpoint, transport: object = None) -> None:
+        self.endpoint = endpoint
+        self._closed = False
+        self._streams = _Streams()
+        self._pool: httpcore.AsyncConnectionPool | None = None
+        self._http: httpx.AsyncClient | None = None
+        if transport is not None:
+            import httpx
+
+            options = endpoint.httpx_options(transport, httpx.AsyncBaseTransport)
+            self._http = httpx.AsyncClient(**options)
+        else:
+            backend = _AsyncBackend(self._streams)
+            self._pool = httpcore.AsyncConnectionPool(network_backend=backend, **_POOL_LIMITS)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed or (self._http is not None and self._http.is_closed)
+
+    async def open(self, request: Request) -> _Opened:
+        """Send ``request``: the answer's status and headers, its body still to read."""
+        if self._pool is not None:
+            answer = await self._pool.handle_async_request(self.endpoint.request(request))
+            return answer.status, answer.headers, answer.aiter_stream(), answer.aclose
+        assert self._http is not None
+        sent = self.endpoint.httpx_request(self._http, request)
+        response = await self._http.send(sent, stream=True)
+        if response.is_stream_consumed:  # an in-memory answer (MockTransport) is read already
+            chunks: Any = _one(response.content)
+        else:
+            chunks = response.aiter_raw()
+        return response.status_code, response.headers.raw, chunks, response.aclose
+
+    async def aclose(self) -> None:
+        self._closed = True
+        if self._http is not None:
+            await self._http.aclose()
+        left = self._streams.close()
+        if self._pool is not None:
+            await self._pool.aclose()
+        for stream in left:
+            await stream.aclose()
+
+
+async def _one(data: bytes) -> AsyncIterator[bytes]:
+    yield data
 
 
 class _Body:
     """Collects one answer's body under the size cap; shared by both senders."""
 
-    def __init__(self, response: httpx.Response) -> None:
-        self.response = response
+    __slots__ = ("chunks", "headers", "size", "status", "too_large")
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        self.status, self.headers = status, headers
         self.chunks: list[bytes] = []
         self.size = 0
-        length = response.headers.get("content-length", "")
-        # ASCII digits only: str.isdigit() also accepts "¹", which int() refuses.
-        self.too_large = length.isascii() and length.isdigit() and int(length) > MAX_BODY_BYTES
-
-    @property
-    def streaming(self) -> bool:
-        """Whether there is anything left to read (an in-memory answer is already read)."""
-        if self.response.is_stream_consumed:
-            self.add(self.response.content)
-        return not self.too_large and not self.response.is_stream_consumed
+        length = next((v for k, v in headers if k.lower() == b"content-length"), b"")
+        # ASCII digits only (bytes.isdigit): a declared length over the cap is not read at all.
+        self.too_large = length.isdigit() and int(length) > MAX_BODY_BYTES
 
     def add(self, chunk: bytes) -> bool:
         """Keep ``chunk``; ``True`` once the body is over the cap (stop reading)."""
@@ -138,85 +346,85 @@ class _Body:
     def result(self) -> Result:
         if self.too_large:
             return Failure(FailureKind.TOO_LARGE, f"over {MAX_BODY_BYTES} bytes")
-        raw = self.response.headers.raw
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw}
-        return Response(self.response.status_code, headers, b"".join(self.chunks))
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in self.headers}
+        return Response(self.status, headers, b"".join(self.chunks))
 
 
-def _build(client: httpx.Client | httpx.AsyncClient, request: Request) -> httpx.Request:
-    if request.connect_timeout is None:
-        return client.build_request(request.method, request.path, headers=dict(request.headers))
-    timeout = client.timeout
-    this = httpx.Timeout(
-        timeout.read, connect=request.connect_timeout, write=timeout.write, pool=timeout.pool
-    )
-    return client.build_request(
-        request.method, request.path, headers=dict(request.headers), timeout=this
-    )
-
-
-@contextlib.contextmanager
-def _exchange(client: httpx.Client | httpx.AsyncClient) -> Iterator[list[Result]]:
+class _Exchange:
     """Around one exchange: its deadline, and every way it can fail turned into a Failure.
 
-    The exchange appends its result to the list; a transport error replaces it.  httpx raises
-    ``RuntimeError`` for a request sent through a closed client: closed by another thread or
-    task while this call was in flight (a call *started* after ``close()`` never gets here).
+    A transport error becomes ``result``.  httpx raises ``RuntimeError`` for a request sent
+    through a closed client: closed by another thread or task while this call was in flight
+    (a call *started* after ``close()`` never gets here).
     """
-    out: list[Result] = []
-    # The whole attempt: the timeout, and the slack that lets a resent SYN land (connect).
-    read = client.timeout.read
-    token = _ATTEMPT.set(_Attempt(None if read is None else read + SYN_RESEND_SLACK))
-    try:
-        yield out
-    except httpx.TransportError as exc:
-        out[:] = [_CLOSED if client.is_closed else failure_from(exc)]
-    except RuntimeError:
-        if not client.is_closed:
-            raise
-        out[:] = [_CLOSED]
-    finally:
-        _ATTEMPT.reset(token)
+
+    __slots__ = ("_token", "pool", "result")
+
+    def __init__(self, pool: SyncPool | AsyncPool) -> None:
+        self.pool = pool
+        self.result: Result | None = None
+
+    def __enter__(self) -> _Exchange:
+        # The whole attempt: the timeout, and the slack that lets a resent SYN land (connect).
+        attempt = _Attempt(self.pool.endpoint.timeout + SYN_RESEND_SLACK)
+        self._token = _ATTEMPT.set(attempt)
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        _ATTEMPT.reset(self._token)
+        if exc is None:
+            return False
+        if isinstance(exc, _errors(*_TRANSPORT_ERRORS)):
+            self.result = _CLOSED if self.pool.closed else failure_from(exc)
+            return True
+        if isinstance(exc, RuntimeError) and self.pool.closed:
+            self.result = _CLOSED
+            return True
+        return False
 
 
 _CLOSED = Failure(FailureKind.CLOSED, "closed by another thread or task")
 
 
-def send_sync(client: httpx.Client | None, request: Request) -> Result:
-    """One exchange, never raising for transport trouble.  ``client`` is ``None`` when the
+def send_sync(pool: SyncPool | None, request: Request) -> Result:
+    """One exchange, never raising for transport trouble.  ``pool`` is ``None`` when the
     shell's client was closed between two requests of a call in flight."""
-    if client is None:
+    if pool is None or pool.closed:
         return _CLOSED
-    with _exchange(client) as out:
-        response = client.send(_build(client, request), stream=True)
+    with _Exchange(pool) as exchange:
+        status, headers, chunks, done = pool.open(request)
         try:
-            body = _Body(response)
-            if body.streaming:
-                for chunk in response.iter_raw():
+            body = _Body(status, headers)
+            if not body.too_large:
+                for chunk in chunks:
                     if body.add(chunk):
                         break
-            out.append(body.result())
+            exchange.result = body.result()
         finally:
-            response.close()
-    return out[0]
+            done()
+    assert exchange.result is not None
+    return exchange.result
 
 
-async def send_async(client: httpx.AsyncClient | None, request: Request) -> Result:
+async def send_async(pool: AsyncPool | None, request: Request) -> Result:
     """The async twin of :func:`send_sync`."""
-    if client is None:
+    if pool is None or pool.closed:
         return _CLOSED
-    with _exchange(client) as out:
-        response = await client.send(_build(client, request), stream=True)
+    with _Exchange(pool) as exchange:
+        status, headers, chunks, done = await pool.open(request)
         try:
-            body = _Body(response)
-            if body.streaming:
-                async for chunk in response.aiter_raw():
+            body = _Body(status, headers)
+            if not body.too_large:
+                async for chunk in chunks:
                     if body.add(chunk):
                         break
-            out.append(body.result())
+            exchange.result = body.result()
         finally:
-            await response.aclose()
-    return out[0]
+            await done()
+    assert exchange.result is not None
+    return exchange.result
 
 
 # -- the attempt's deadline and the framing check -------------------------------------------
@@ -494,134 +702,3 @@ class _AsyncBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:  # pragma: no cover - only httpcore's retries
         await self._backend.sleep(seconds)
-
-
-#: httpcore's exceptions and the httpx ones its own transport raises for them.
-_HTTPX_ERRORS: dict[type[Exception], type[httpx.TransportError]] = {
-    httpcore.ConnectTimeout: httpx.ConnectTimeout,
-    httpcore.ReadTimeout: httpx.ReadTimeout,
-    httpcore.WriteTimeout: httpx.WriteTimeout,
-    httpcore.PoolTimeout: httpx.PoolTimeout,
-    httpcore.TimeoutException: httpx.TimeoutException,
-    httpcore.ConnectError: httpx.ConnectError,
-    httpcore.ReadError: httpx.ReadError,
-    httpcore.WriteError: httpx.WriteError,
-    httpcore.NetworkError: httpx.NetworkError,
-    httpcore.RemoteProtocolError: httpx.RemoteProtocolError,
-    httpcore.LocalProtocolError: httpx.LocalProtocolError,
-    httpcore.ProtocolError: httpx.ProtocolError,
-    httpcore.UnsupportedProtocol: httpx.UnsupportedProtocol,
-    httpcore.ProxyError: httpx.ProxyError,
-}
-
-
-@contextlib.contextmanager
-def _as_httpx_errors() -> Iterator[None]:
-    """httpcore's exceptions as httpx's, the most specific first (what httpx itself does)."""
-    try:
-        yield
-    except Exception as exc:
-        mapped = next((_HTTPX_ERRORS[c] for c in type(exc).__mro__ if c in _HTTPX_ERRORS), None)
-        if mapped is None:
-            raise
-        raise mapped(str(exc)) from exc
-
-
-def _core_request(request: httpx.Request, content: Any) -> httpcore.Request:
-    url = request.url
-    return httpcore.Request(
-        method=request.method,
-        url=httpcore.URL(
-            scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
-        ),
-        headers=request.headers.raw,
-        content=content,
-        extensions=request.extensions,
-    )
-
-
-def _pool_options() -> dict[str, Any]:
-    return {
-        "max_connections": _LIMITS.max_connections,
-        "max_keepalive_connections": _LIMITS.max_keepalive_connections,
-        "keepalive_expiry": _LIMITS.keepalive_expiry,
-    }
-
-
-class _SyncBody(httpx.SyncByteStream):
-    def __init__(self, answer: httpcore.Response) -> None:
-        self._answer = answer
-
-    def __iter__(self) -> Iterator[bytes]:
-        with _as_httpx_errors():
-            yield from self._answer.iter_stream()
-
-    def close(self) -> None:
-        with _as_httpx_errors():
-            self._answer.close()
-
-
-class _AsyncBody(httpx.AsyncByteStream):
-    def __init__(self, answer: httpcore.Response) -> None:
-        self._answer = answer
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        with _as_httpx_errors():
-            async for part in self._answer.aiter_stream():
-                yield part
-
-    async def aclose(self) -> None:
-        with _as_httpx_errors():
-            await self._answer.aclose()
-
-
-class _SyncTransport(httpx.BaseTransport):
-    """httpx's own HTTP transport in miniature (no proxies, HTTP/1.1), on guarded streams."""
-
-    def __init__(self) -> None:
-        self._streams = _Streams()
-        backend = _SyncBackend(self._streams)
-        self._pool = httpcore.ConnectionPool(network_backend=backend, **_pool_options())
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        assert isinstance(request.stream, httpx.SyncByteStream)
-        with _as_httpx_errors():
-            answer = self._pool.handle_request(_core_request(request, request.stream))
-        return httpx.Response(
-            answer.status,
-            headers=answer.headers,
-            stream=_SyncBody(answer),
-            extensions=answer.extensions,
-        )
-
-    def close(self) -> None:
-        left = self._streams.close()
-        self._pool.close()
-        for stream in left:
-            stream.abort()
-
-
-class _AsyncTransport(httpx.AsyncBaseTransport):
-    """The async twin of :class:`_SyncTransport`."""
-
-    def __init__(self) -> None:
-        self._streams = _Streams()
-        backend = _AsyncBackend(self._streams)
-        self._pool = httpcore.AsyncConnectionPool(network_backend=backend, **_pool_options())
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        assert isinstance(request.stream, httpx.AsyncByteStream)
-        with _as_httpx_errors():
-            answer = await self._pool.handle_async_request(_core_request(request, request.stream))
-        return httpx.Response(
-            answer.status,
-            headers=answer.headers,
-            stream=_AsyncBody(answer),
-            extensions=answer.extensions,
-        )
-
-    async def aclose(self) -> None:
-        left = self._streams.close()
-        await self._pool.aclose()
-        for stream in left:
-            await stream.aclose()

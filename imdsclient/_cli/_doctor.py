@@ -38,7 +38,7 @@ from imdsclient._protocol import (
     token_request,
     token_ttl_from,
 )
-from imdsclient._transport import SYN_RESEND_SLACK, send_sync, sync_client
+from imdsclient._transport import SYN_RESEND_SLACK, SyncPool, send_sync, sync_client
 from imdsclient._version import __version__
 from imdsclient.errors import HINTS, ConfigError, EndpointDisabledError, IMDSError
 
@@ -407,7 +407,7 @@ _FAILURE_TEXT = {
 }
 
 
-def _exchange(http: httpx.Client, request: Request) -> tuple[Result, Outcome, str]:
+def _exchange(http: SyncPool, request: Request) -> tuple[Result, Outcome, str]:
     """One exchange through the client's own transport (body cap, no decoding, no proxy),
     classified by the client's own rules; and how to show it."""
     started = time.perf_counter()
@@ -432,7 +432,7 @@ def _fix(outcome: Outcome) -> str:
     return HINTS["unauthorized"] if refused else HINTS["bad_response"]
 
 
-def check_token(http: httpx.Client, config: IMDSConfig) -> tuple[Check, str | None]:
+def check_token(http: SyncPool, config: IMDSConfig) -> tuple[Check, str | None]:
     """The IMDSv2 token PUT; returns the token (never shown) for the next check."""
     ttl = config.token_ttl
     result, outcome, text = _exchange(http, token_request(ttl))
@@ -472,7 +472,7 @@ def check_token(http: httpx.Client, config: IMDSConfig) -> tuple[Check, str | No
 
 
 def check_get(
-    http: httpx.Client, token: str | None, *, put_timed_out: bool = False
+    http: SyncPool, token: str | None, *, put_timed_out: bool = False
 ) -> tuple[Check, str | None]:
     """A GET with the token, and one without (does IMDSv1 answer?); and the instance id, when
     either GET read it (every fix then names this instance)."""

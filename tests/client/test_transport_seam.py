@@ -1,16 +1,19 @@
-"""The public seams: an injected httpx transport (an in-process IMDS) and the exported types of
-``clock=`` and ``on_retry=``."""
+"""The public seams: an injected httpx transport (an in-process IMDS), the network pool that is
+used without one, and the exported types of ``clock=`` and ``on_retry=``."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 
 import httpx
 import pytest
 
 import imdsclient
-from imdsclient import AsyncIMDSClient, IMDSClient
-from imdsclient.testing import FakeClock, SimulatorState
+from imdsclient import AsyncIMDSClient, IMDSClient, _transport
+from imdsclient._protocol import get_request
+from imdsclient.testing import FakeClock, IMDSSimulator, RequestRecord, SimulatorState
 
 
 def test_a_sync_client_runs_on_the_simulator_in_process() -> None:
@@ -56,3 +59,78 @@ def test_the_seam_types_are_exported() -> None:
     assert callable(hook)
     assert clock.monotonic() >= 0
     assert {"Clock", "RetryHook", "RetryEvent", "RetryPolicy"} <= set(imdsclient.__all__)
+
+
+def _head(record: RequestRecord) -> tuple[str, list[tuple[str, str]]]:
+    """A request's method and header lines; the token (each client has its own) masked."""
+    masked = "x-aws-ec2-metadata-token"
+    return record.method, [(k, "..." if k == masked else v) for k, v in record.headers.items()]
+
+
+def test_the_network_pool_sends_what_an_httpx_client_sends() -> None:
+    """The default pool skips httpx but puts the same request heads on the wire as an
+    httpx.Client over httpx's own transport: Host, the IMDS headers, Content-Length on the PUT."""
+    with IMDSSimulator() as sim:
+        with IMDSClient(endpoint=sim.url) as client:
+            client.get("instance-id")
+        with IMDSClient(endpoint=sim.url, transport=httpx.HTTPTransport()) as client:
+            client.get("instance-id")
+        heads = [_head(record) for record in sim.requests]
+    assert heads[:2] == heads[2:]  # names, order and values
+    put, get = (dict(h) for _, h in heads[:2])
+    assert put["content-length"] == "0"
+    assert "content-length" not in get
+    assert get["accept-encoding"] == "identity"
+    assert get["user-agent"] == f"imdsclient/{imdsclient.__version__}"
+    assert get["host"] == sim.url.split("://")[1]
+
+
+_WITHOUT_HTTPX = """
+import asyncio, sys
+from imdsclient import AsyncIMDSClient, IMDSClient, _transport
+from imdsclient._protocol import get_request
+from imdsclient.testing import IMDSSimulator
+
+async def read(url):
+    async with AsyncIMDSClient(endpoint=url) as client:
+        return await client.get("instance-id")
+
+with IMDSSimulator() as sim:
+    with IMDSClient(endpoint=sim.url) as client:
+        value = client.get("instance-id")
+    print(value == asyncio.run(read(sim.url)), "httpx" in sys.modules)
+"""
+
+
+def test_clients_without_a_transport_never_import_httpx() -> None:
+    """httpx is only the transport= seam: reading values over the network never imports it."""
+    out = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_HTTPX], capture_output=True, text=True, timeout=60
+    )
+    assert out.stdout.split() == ["True", "False"], out.stderr
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "http://169.254.169.254",
+        "http://[fd00:ec2::254]",
+        "http://127.0.0.1:80",
+        "http://[::1]:8080",
+        "https://IMDS.Example:443",
+        "https://imds.example:8443",
+    ],
+)
+def test_the_network_pool_addresses_the_endpoint_as_httpx_does(base_url: str) -> None:
+    """Scheme, host, port, target and Host header for any endpoint the settings accept."""
+    request = get_request("/latest/meta-data/instance-id", "t")
+    ours = _transport._Endpoint(base_url, 1.0).request(request)
+    theirs = httpx.Request("GET", base_url + request.path)
+    url = theirs.url
+    assert (ours.url.scheme, ours.url.host, ours.url.port, ours.url.target) == (
+        url.raw_scheme,
+        url.raw_host,
+        url.port,
+        url.raw_path,
+    )
+    assert ours.headers[0] == (b"Host", theirs.headers["host"].encode())
