@@ -196,9 +196,9 @@ def test_hang_fault_times_the_client_out(sim: IMDSSimulator) -> None:
 def test_hop_limit_drop_times_out_the_put_only(sim: IMDSSimulator) -> None:
     """hop_limit_drop: the token PUT times out while token-less GETs are answered."""
     sim.hop_limit_drop = True
-    with httpx.Client(base_url=sim.url, trust_env=False, timeout=0.2) as short:
-        with pytest.raises(httpx.ReadTimeout):
-            short.put("/latest/api/token", headers={TTL: "60"})
+    short = httpx.Client(base_url=sim.url, trust_env=False, timeout=0.2)
+    with short, pytest.raises(httpx.ReadTimeout):
+        short.put("/latest/api/token", headers={TTL: "60"})
     # A generous timeout for the answer that must come: 0.2 s failed on a loaded machine.
     with httpx.Client(base_url=sim.url, trust_env=False, timeout=10) as patient:
         assert patient.get(MD + "instance-id").status_code == 200
