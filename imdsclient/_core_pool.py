@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import httpcore
 
 from imdsclient._protocol import Request
-from imdsclient._transport import _Endpoint, _limit, _Opened, _Wire
+from imdsclient._transport import _REFUSED, _Endpoint, _limit, _Opened, _Wire
 
 if TYPE_CHECKING:
     import ssl
@@ -109,9 +109,6 @@ class _Streams:
         with self._lock:
             self.closed, left, self._open = True, list(self._open), set()
         return left
-
-
-_REFUSED = "the client was closed"
 
 
 class _SyncStream(httpcore.NetworkStream):

@@ -30,6 +30,7 @@ from imdsclient._protocol import Request
 from imdsclient._transport import (
     _HEAD_END,
     _MAX_HEAD,
+    _REFUSED,
     _WITH_BODY,
     ConnectError,
     ConnectTimeout,
@@ -48,7 +49,6 @@ from imdsclient._transport import (
 _MAX_IDLE = 32
 _IDLE_EXPIRY = 30.0
 _RECV = 65536
-_REFUSED = "the client was closed"
 
 # What h11 accepts: a status line, and header lines of a token, a colon and a value.
 _STATUS = re.compile(rb"HTTP/1\.([01]) ([0-9]{3})(?: [^\r\n]*)?\r?")
@@ -228,8 +228,8 @@ class _Connection:
                 raise RemoteProtocolError("an unexpected 101 Switching Protocols")
             interim = True
         length = _content_length(head)
-        tokens = b",".join(v for k, v in headers if k.lower() == b"connection").lower()
-        close = b"close" in tokens.split(b",") or version == b"0"
+        options = b",".join(v for k, v in headers if k.lower() == b"connection").lower()
+        close = b"close" in (option.strip() for option in options.split(b",")) or version == b"0"
         self.keep = length is not None and not interim and not close
         self.chunked, self.left = False, length
         if length is None:

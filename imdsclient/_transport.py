@@ -449,6 +449,8 @@ class _Exchange:
 
 
 _CLOSED = Failure(FailureKind.CLOSED, "closed by another thread or task")
+#: Why a pool refuses a connection opened while it was being closed (then mapped to _CLOSED).
+_REFUSED = "the client was closed"
 
 
 def send_sync(pool: SyncPool | None, request: Request) -> Result:

@@ -69,6 +69,7 @@ def test_a_body_without_length_is_read_until_the_connection_ends() -> None:
     [
         (simple_answer(200, b"i-1"), True),
         (simple_answer(200, b"i-1", "Connection: close"), False),
+        (simple_answer(200, b"i-1", "Connection: keep-alive, Close"), False),
         ([b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\ni-1"], False),
         ([b"HTTP/1.1 100 Continue\r\n\r\n", *simple_answer(200, b"i-1")], False),
         ([b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\ni-1\r\n0\r\n\r\n"], False),
