@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from imdsclient import AsyncIMDSClient, IMDSClient, IMDSConnectionError, IMDSError
+from imdsclient._async_client import MAX_IN_FLIGHT
 from imdsclient.testing import FakeClock, IMDSSimulator
 from tests.reliability._hostile import ID, TOKEN, within
 from tests.reliability._servers import Piece, RawServer, simple_answer
@@ -100,6 +101,32 @@ def test_closing_an_async_client_ends_requests_in_flight_with_an_imds_error() ->
         assert "closed while it was in flight" in str(outcome)
     gc.collect()
     assert open_fds() <= before
+
+
+def test_closing_an_async_client_ends_calls_waiting_for_their_turn_too() -> None:
+    """More calls than the client sends at once: aclose() while MAX_IN_FLIGHT GETs are out and
+    the others wait their turn in the client.  Every call ends with IMDSConnectionError, and the
+    waiting ones send nothing after the close."""
+    waiting = 8
+
+    async def run(url: str) -> list[Any]:
+        client = AsyncIMDSClient(endpoint=url, timeout=5, clock=FakeClock())
+        tasks = [
+            asyncio.ensure_future(client.get("instance-id")) for _ in range(MAX_IN_FLIGHT + waiting)
+        ]
+        while sum(1 for _, m, _ in server.requests if m == "GET") < MAX_IN_FLIGHT:
+            await asyncio.sleep(0.01)
+        await client.aclose()
+        return list(await asyncio.gather(*tasks, return_exceptions=True))
+
+    with RawServer(_slow_imds) as server:
+        outcomes = within(30, lambda: asyncio.run(run(server.url)))
+        gets = sum(1 for _, m, _ in server.requests if m == "GET")
+    assert len(outcomes) == MAX_IN_FLIGHT + waiting
+    for outcome in outcomes:
+        assert isinstance(outcome, IMDSConnectionError), outcome
+        assert "closed while it was in flight" in str(outcome)
+    assert gets == MAX_IN_FLIGHT
 
 
 @pytest.mark.parametrize("seed", range(8))
