@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpcore
 
+from imdsclient._connections import AsyncConnections
 from imdsclient._protocol import MAX_BODY_BYTES, Failure, FailureKind, Request, Response, Result
 from imdsclient._version import __version__
 
@@ -280,6 +281,9 @@ class AsyncPool:
         self._closed = False
         self._streams = _Streams()
         self._pool: httpcore.AsyncConnectionPool | None = None
+        #: plain http://: a stack of idle connections (httpcore's pool serves https://, and
+        #: requests while ``respx.mock`` patches that pool, so that the mock sees them).
+        self._connections: AsyncConnections | None = None
         self._http: httpx.AsyncClient | None = None
         if transport is not None:
             import httpx
@@ -289,6 +293,12 @@ class AsyncPool:
         else:
             backend = _AsyncBackend(self._streams)
             self._pool = httpcore.AsyncConnectionPool(network_backend=backend, **_POOL_LIMITS)
+            if endpoint.scheme == b"http":
+                self._connections = AsyncConnections(
+                    backend,
+                    max_idle=_POOL_LIMITS["max_keepalive_connections"],
+                    keepalive_expiry=_POOL_LIMITS["keepalive_expiry"],
+                )
 
     @property
     def closed(self) -> bool:
@@ -297,7 +307,10 @@ class AsyncPool:
     async def open(self, request: Request) -> _Opened:
         """Send ``request``: the answer's status and headers, its body still to read."""
         if self._pool is not None:
-            answer = await self._pool.handle_async_request(self.endpoint.request(request))
+            chosen: AsyncConnections | httpcore.AsyncConnectionPool = self._pool
+            if self._connections is not None and not _async_pool_patched():
+                chosen = self._connections
+            answer = await chosen.handle_async_request(self.endpoint.request(request))
             return answer.status, answer.headers, answer.aiter_stream(), answer.aclose
         assert self._http is not None
         sent = self.endpoint.httpx_request(self._http, request)
@@ -313,10 +326,19 @@ class AsyncPool:
         if self._http is not None:
             await self._http.aclose()
         left = self._streams.close()
+        if self._connections is not None:
+            await self._connections.aclose()
         if self._pool is not None:
             await self._pool.aclose()
         for stream in left:
             await stream.aclose()
+
+
+def _async_pool_patched() -> bool:
+    """Whether ``respx.mock`` (or the like) has replaced httpcore's async pool's
+    ``handle_async_request``: then requests go through that pool, where the mock sees them."""
+    method = vars(httpcore.AsyncConnectionPool)["handle_async_request"]
+    return getattr(method, "__qualname__", "") != "AsyncConnectionPool.handle_async_request"
 
 
 async def _one(data: bytes) -> AsyncIterator[bytes]:
