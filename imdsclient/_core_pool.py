@@ -17,8 +17,17 @@ from typing import TYPE_CHECKING, Any
 
 import httpcore
 
+from imdsclient._connections import AsyncConnections
 from imdsclient._protocol import Request
-from imdsclient._transport import _REFUSED, _Endpoint, _limit, _Opened, _Wire
+from imdsclient._transport import (
+    _REFUSED,
+    _Endpoint,
+    _httpcore_mocked,
+    _limit,
+    _Opened,
+    _readable,
+    _Wire,
+)
 
 if TYPE_CHECKING:
     import ssl
@@ -61,20 +70,35 @@ class SyncCore:
 
 
 class AsyncCore:
-    """httpcore's async pool, its streams closed with it."""
+    """httpcore's async pool, its streams closed with it; for plain ``http://``, a stack of
+    idle connections (:mod:`imdsclient._connections`) in its place, except while ``respx.mock``
+    patches the pool (so that the mock sees the requests)."""
 
     def __init__(self, endpoint: _Endpoint) -> None:
         self.endpoint = endpoint
         self._streams = _Streams()
         backend = _AsyncBackend(self._streams)
         self._pool = httpcore.AsyncConnectionPool(network_backend=backend, **_POOL_LIMITS)
+        self._connections: AsyncConnections | None = None
+        if endpoint.scheme == b"http":
+            self._connections = AsyncConnections(
+                backend,
+                max_idle=_POOL_LIMITS["max_keepalive_connections"],
+                keepalive_expiry=_POOL_LIMITS["keepalive_expiry"],
+            )
 
     async def open(self, request: Request) -> _Opened:
-        answer = await self._pool.handle_async_request(core_request(self.endpoint, request))
+        chosen: AsyncConnections | httpcore.AsyncConnectionPool = self._pool
+        mocked = _httpcore_mocked("AsyncConnectionPool", "handle_async_request")
+        if self._connections is not None and not mocked:
+            chosen = self._connections
+        answer = await chosen.handle_async_request(core_request(self.endpoint, request))
         return answer.status, answer.headers, answer.aiter_stream(), answer.aclose
 
     async def aclose(self) -> None:
         left = self._streams.close()
+        if self._connections is not None:
+            await self._connections.aclose()
         await self._pool.aclose()
         for stream in left:
             await stream.aclose()
@@ -158,6 +182,7 @@ class _SyncStream(httpcore.NetworkStream):
 class _AsyncStream(httpcore.AsyncNetworkStream):
     def __init__(self, stream: httpcore.AsyncNetworkStream, streams: _Streams) -> None:
         self._stream, self._streams, self._wire = stream, streams, _Wire()
+        self._socket = stream.get_extra_info("socket")  # for is_readable, see get_extra_info
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         data = await self._stream.read(max_bytes, _limit(timeout, httpcore.ReadTimeout))
@@ -188,8 +213,10 @@ class _AsyncStream(httpcore.AsyncNetworkStream):
         return wrapped
 
     def get_extra_info(self, info: str) -> Any:
-        value = self._stream.get_extra_info(info)
-        return self._wire.readable(value) if info == "is_readable" else value
+        if info == "is_readable":  # the pool asks it of every idle connection at each hand-over;
+            # anyio's attribute lookup made that a fifth of a busy client's time (#15)
+            return self._wire.readable(_readable(self._socket))
+        return self._stream.get_extra_info(info)
 
 
 class _SyncBackend(httpcore.NetworkBackend):

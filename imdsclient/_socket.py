@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import select
 import socket
 import threading
 import time
@@ -44,6 +43,7 @@ from imdsclient._transport import (
     _Endpoint,
     _limit,
     _Opened,
+    _readable,
 )
 
 _MAX_IDLE = 32
@@ -153,15 +153,6 @@ class SocketPool:
         for connection in busy:
             with contextlib.suppress(OSError):
                 connection.sock.shutdown(socket.SHUT_RDWR)
-
-
-def _readable(sock: socket.socket) -> bool:
-    """Whether an idle connection has something to read: the server hung up or sent junk."""
-    if hasattr(select, "poll"):
-        poll = select.poll()
-        poll.register(sock, select.POLLIN)
-        return bool(poll.poll(0))
-    return bool(select.select([sock], [], [], 0)[0])  # pragma: no cover - no poll (Windows)
 
 
 class _Connection:

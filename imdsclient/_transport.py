@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import contextvars
 import re
+import select
 import sys
 import threading
 import time
@@ -325,14 +326,28 @@ class SyncPool:
         self.close()
 
 
-def _httpcore_mocked() -> bool:
-    """Whether ``respx.mock`` (or the like) has replaced httpcore's ``handle_request``: then
-    requests go through httpcore's pool, where the mock intercepts them."""
+def _httpcore_mocked(pool: str = "ConnectionPool", method: str = "handle_request") -> bool:
+    """Whether ``respx.mock`` (or the like) has replaced httpcore's ``pool.method``: then
+    requests go through httpcore's pool, where the mock intercepts them.  Never imports
+    httpcore: unloaded, it cannot have been patched."""
     core = sys.modules.get("httpcore")
     if core is None:
         return False
-    method = vars(core.ConnectionPool)["handle_request"]
-    return getattr(method, "__qualname__", None) != "ConnectionPool.handle_request"
+    found = vars(getattr(core, pool))[method]
+    return getattr(found, "__qualname__", None) != f"{pool}.{method}"
+
+
+def _readable(sock: Any) -> bool:
+    """Whether data (or the server's hang-up) waits on an idle connection's socket: httpcore's
+    own test.  A socket already closed counts as readable (the next read would return b"")."""
+    fd = -1 if sock is None else sock.fileno()
+    if fd < 0:
+        return True
+    if not hasattr(select, "poll"):  # pragma: no cover - Windows
+        return bool(select.select([fd], [], [], 0)[0])
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 class AsyncPool:

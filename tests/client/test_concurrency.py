@@ -19,9 +19,9 @@ from imdsclient import (
     IMDSConnectionError,
     IMDSError,
 )
-from imdsclient._async_client import GATHER_CONCURRENCY
+from imdsclient._async_client import GATHER_CONCURRENCY, MAX_IN_FLIGHT
 from imdsclient._protocol import TTL_HEADER
-from imdsclient.testing import FakeClock
+from imdsclient.testing import FakeClock, IMDSSimulator
 from tests.conftest import ENDPOINT
 from tests.forking import in_child
 
@@ -210,3 +210,67 @@ def test_tasks_waiting_on_a_failed_token_fetch_share_its_error(
     assert all(isinstance(o, IMDSConnectionError) for o in outcomes)
     assert later == "i-1"
     assert puts(imds) == 2
+
+
+def test_tasks_never_have_more_requests_in_flight_than_the_bound(
+    imds: respx.Router, clock: FakeClock
+) -> None:
+    """1000 tasks on one warm client: they share the work, but at most MAX_IN_FLIGHT requests
+    are handed to the pool at once (the rest wait in the client, not in httpcore's pool, whose
+    hand-over scans every waiter against every connection)."""
+    in_flight, peak = 0, 0
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        for _ in range(3):  # scheduling points, not waits: let every other task try to send
+            await asyncio.sleep(0)
+        in_flight -= 1
+        return httpx.Response(200, text="i-1")
+
+    imds.put(TOKEN).respond(200, text="tok", headers={TTL_HEADER: "21600"})
+    imds.get(ID).mock(side_effect=answer)
+
+    async def main() -> list[str]:
+        async with AsyncIMDSClient(endpoint=ENDPOINT, clock=clock) as client:
+            await client.get("instance-id")
+            return await asyncio.gather(*(client.get("instance-id") for _ in range(TASKS)))
+
+    assert asyncio.run(main()) == ["i-1"] * TASKS
+    assert peak == MAX_IN_FLIGHT
+
+
+def test_tasks_on_a_keep_alive_server_open_at_most_the_bound_of_connections() -> None:
+    """Over the network, 300 tasks on one warm client open at most MAX_IN_FLIGHT connections,
+    and reuse them: none is closed as surplus of the pool's keep-alive count and reopened."""
+
+    async def main(url: str) -> list[str]:
+        async with AsyncIMDSClient(endpoint=url) as client:
+            await client.get("instance-id")  # warm: the tasks do not file through the token lock
+            return await asyncio.gather(*(client.get("instance-id") for _ in range(300)))
+
+    with IMDSSimulator(keep_alive=True) as sim:
+        values = asyncio.run(main(sim.url))
+        assert len(set(values)) == 1
+        assert sim.count("GET") == 301
+        assert 1 <= sim.connections <= MAX_IN_FLIGHT
+
+
+def test_a_client_in_a_second_loop_bounds_its_requests_there_too(imds: respx.Router) -> None:
+    """More tasks than the bound in two asyncio.run() calls: the second loop gets a bound of its
+    own (a semaphore of the first loop cannot be waited on in the second)."""
+    imds.put(TOKEN).respond(200, text="tok", headers={TTL_HEADER: "21600"})
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0)  # every task reaches the bound before the first answer
+        return httpx.Response(200, text="i-1")
+
+    imds.get(ID).mock(side_effect=answer)
+    client = AsyncIMDSClient(endpoint=ENDPOINT)
+
+    async def burst() -> list[str]:
+        return await asyncio.gather(*(client.get("instance-id") for _ in range(4 * MAX_IN_FLIGHT)))
+
+    assert asyncio.run(burst()) == asyncio.run(burst()) == ["i-1"] * 4 * MAX_IN_FLIGHT
+    asyncio.run(client.aclose())

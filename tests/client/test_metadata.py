@@ -558,3 +558,27 @@ def test_async_dump_is_concurrent_but_bounded(clock: FakeClock) -> None:
         tree = asyncio.run(main())
     assert tree == {f"leaf{i}": f"leaf{i}" for i in range(40)}
     assert 1 < peak <= GATHER_CONCURRENCY
+
+
+def test_async_dump_of_a_wide_folder_runs_on_a_few_tasks(clock: FakeClock) -> None:
+    """1000 leaves are read by GATHER_CONCURRENCY worker tasks, not by a task per leaf."""
+    peak_tasks = 0
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        nonlocal peak_tasks
+        peak_tasks = max(peak_tasks, len(asyncio.all_tasks()))
+        await asyncio.sleep(0)
+        if request.url.path.endswith("/wide/"):
+            return httpx.Response(200, text="\n".join(f"leaf{i}" for i in range(1000)))
+        return httpx.Response(200, text="v")
+
+    async def main() -> dict[str, Any]:
+        async with AsyncIMDSClient(endpoint=ENDPOINT, clock=clock) as client:
+            return await client.dump("wide/")
+
+    with respx.mock(base_url=ENDPOINT) as router:
+        router.put("/latest/api/token").respond(200, text="tok", headers={TTL_HEADER: "60"})
+        router.get(url__startswith=ENDPOINT).mock(side_effect=answer)
+        tree = asyncio.run(main())
+    assert tree == {f"leaf{i}": "v" for i in range(1000)}
+    assert peak_tasks <= GATHER_CONCURRENCY + 1  # the workers and the task running main()

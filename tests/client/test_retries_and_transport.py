@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import socket
 import threading
 from collections.abc import Iterator
 
@@ -381,3 +382,19 @@ def test_retry_policy_rejects_nonsense() -> None:
         RetryPolicy(throttle_attempts=0)
     with pytest.raises(ValueError, match="at least"):
         RetryPolicy(base=-1.0)
+
+
+def test_an_idle_connection_is_readable_once_the_server_sent_or_hung_up() -> None:
+    """The async pool's test of an idle connection (``is_readable``: drop it before reuse) is
+    answered from the socket itself: quiet is False; data, a hang-up or no socket is True."""
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        assert _transport._readable(ours) is False
+        theirs.sendall(b"x")
+        assert _transport._readable(ours) is True
+    hung, peer = socket.socketpair()
+    with hung:
+        peer.close()
+        assert _transport._readable(hung) is True
+    assert _transport._readable(None) is True
+    assert _transport._readable(hung) is True  # closed: no descriptor any more

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Callable
 
 import pytest
 from hypothesis import given
@@ -49,25 +50,36 @@ def run(
     events: list[RetryEvent] | None = None,
     gate: ThrottleGate | None = None,
     others_answer: bool = False,
+    meanwhile: Callable[[float], None] | None = None,
+    pauses: list[float] | None = None,
 ) -> tuple[Result, int]:
     """Drive the exchange flow with scripted results, sleeping on the fake clock; returns the
     last result (final, or the one that exhausted the budget) and the send count.
-    ``others_answer``: the client's other requests get an answer during each attempt."""
+    ``others_answer``: the client's other requests get an answer during each attempt.
+    ``meanwhile(seconds)`` runs before each sleep (what other requests do during it);
+    ``pauses`` collects the seconds slept before each send."""
     session = Session(IMDSConfig(num_attempts=attempts), clock=clock, rng=random.Random(1))
     session.on_retry = events.append if events is not None else lambda e: None
     session.retry_policy = policy or RetryPolicy()
     session.gate = gate or ThrottleGate()
     session.endpoint_seen = seen
     sent: list[Result] = []
+    paused = 0.0
     steps = Run(exchange(session, REQ))
     try:
         while (effect := steps.effect()) is not None:
             if isinstance(effect, Send):
+                if pauses is not None:
+                    pauses.append(paused)
+                paused = 0.0
                 sent.append(script[min(len(sent), len(script) - 1)])
                 session.answers += others_answer
                 steps.answer(sent[-1])
             else:
                 assert isinstance(effect, Sleep)
+                if meanwhile is not None:
+                    meanwhile(effect.seconds)
+                paused += effect.seconds
                 clock.sleep(effect.seconds)
                 steps.answer(None)
     except IMDSError:
@@ -201,6 +213,54 @@ def test_other_requests_wait_while_the_gate_is_shut(clock: FakeClock) -> None:
     assert run([ok], clock, gate=gate) == (ok, 1)
     assert len(clock.sleeps) == 1
     assert 0.5 <= clock.sleeps[0] <= 0.5 + RetryPolicy().base
+
+
+def test_a_waiter_looks_at_the_gate_again_when_its_pause_ends(clock: FakeClock) -> None:
+    """When the first request to wake was throttled again meanwhile, the others wait on: a
+    reopening gate lets one probe through, not every waiter at once."""
+    gate = ThrottleGate()
+    gate.hold(clock.monotonic() + 0.5)
+    reshut: list[float] = []
+
+    def probe_throttled(seconds: float) -> None:
+        if not reshut:  # another waiter woke first and got a 429 with a 0.3 s backoff
+            reshut.append(clock.monotonic() + seconds + 0.3)
+            gate.hold(reshut[0])
+
+    ok = Response(200, {}, b"")
+    assert run([ok], clock, gate=gate, meanwhile=probe_throttled) == (ok, 1)
+    assert len(clock.sleeps) == 2
+    assert clock.monotonic() >= reshut[0]  # sent only once the gate was open again
+    assert clock.monotonic() <= reshut[0] + RetryPolicy().base
+
+
+@given(
+    script=st.lists(st.sampled_from([429, 503, 500, 200]), min_size=1, max_size=12),
+    shut_for=st.floats(min_value=0.01, max_value=1e6),
+    cap=st.floats(min_value=0.0, max_value=5.0),
+    base=st.floats(min_value=0.0, max_value=1.0),
+)
+def test_a_gate_shut_again_and_again_delays_an_attempt_by_at_most_cap_plus_base(
+    script: list[int], shut_for: float, cap: float, base: float
+) -> None:
+    """However often other requests shut the gate again, the pause before any attempt (this
+    request's backoff and its gate waits together) stays within ``cap + base``: the bound of
+    docs/retries.md, "How long a call can take"."""
+    clock = FakeClock()
+    gate = ThrottleGate()
+    gate.hold(clock.monotonic() + shut_for)
+    pauses: list[float] = []
+    policy = RetryPolicy(base=base, cap=cap)
+    run(
+        [Response(status, {}, b"") for status in script],
+        clock,
+        policy=policy,
+        gate=gate,
+        meanwhile=lambda seconds: gate.hold(clock.monotonic() + seconds + shut_for),
+        pauses=pauses,
+    )
+    assert pauses
+    assert max(pauses) <= cap + base + 1e-9
 
 
 def test_server_errors_do_not_close_the_gate(clock: FakeClock) -> None:
