@@ -180,11 +180,14 @@ class Spawner:
         self._out, self._err = tmp / "stdout", tmp / "stderr"
         for path in (self._out, self._err):
             path.touch()
+        # Run from ``tmp``: ``python -m`` puts the working directory first on sys.path, so from a
+        # checkout's root every contender (the baseline too) would import that checkout's package.
         self._proc = subprocess.Popen(
             [sys.executable, "-S", "-c", _SPAWNER],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
+            cwd=tmp,
         )
 
     def run(self, argv: list[str], env: dict[str, str]) -> tuple[float, float, int, str, str]:

@@ -1,8 +1,9 @@
 """imdsclient: a resilient, typed client for the EC2 Instance Metadata Service.
 
 ``import imdsclient`` is cheap: the clients, httpcore, tenacity and pydantic load on first use
-(PEP 562), so a one-off ``python -m imdsclient get instance-id`` pays only for what it uses; httpx
-loads only for a ``transport=`` (requests go to httpcore's pool directly).
+(PEP 562), so a one-off ``python -m imdsclient get instance-id`` pays only for what it uses: the
+sync client sends to an ``http://`` endpoint over its own socket exchange (no httpcore), the
+async client through httpcore's pool, and httpx loads only for a ``transport=``.
 Identity verification (``verify_identity``) loads cryptography and asn1crypto, the ``[verify]``
 extra, only when it first checks a signature.
 """

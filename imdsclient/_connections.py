@@ -6,7 +6,7 @@ around again: with a few dozen tasks sending at once that was about 40 % of a bu
 time (#15).  The client already bounds its requests in flight (``MAX_IN_FLIGHT``), so a stack of
 idle connections does the pool's job: take the most recent idle one, or connect; give it back
 when its answer is closed, if it can serve another.  Each connection is httpcore's own HTTP/1.1
-state machine on the guarded streams of :mod:`imdsclient._transport`, so the attempt's deadline
+state machine on the guarded streams of :mod:`imdsclient._core_pool`, so the attempt's deadline
 and the framing check hold exactly as before.
 """
 

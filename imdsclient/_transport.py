@@ -1,10 +1,19 @@
 """The one place that does HTTP: a connection pool per endpoint, and exchanges turned into results.
 
-Requests go straight to httpcore's connection pool (HTTP/1.1 over h11): the URL parts, the
-headers and the timeouts are built once per client as the bytes httpcore takes, and an answer is
-read into a :class:`~imdsclient._protocol.Response` without any ``httpx.Request`` or
+The URL parts, the headers and the timeouts are built once per client, and an answer is read
+into a :class:`~imdsclient._protocol.Response` without any ``httpx.Request`` or
 ``httpx.Response`` in between.  IMDS needs none of httpx's client layers (URL merging, cookies,
-auth, redirects, proxies); skipping them is most of a warm ``get``'s cost (#15).  Connections
+auth, redirects, proxies); skipping them is most of a warm ``get``'s cost (#15).  Under each
+pool (:class:`SyncPool`, :class:`AsyncPool`) one of three carries the bytes:
+
+- the sync client, ``http://`` endpoint: imdsclient's own HTTP/1.1 exchange over a blocking
+  socket (:mod:`imdsclient._socket`), so a one-shot CLI ``get`` never imports httpcore, h11,
+  anyio or ssl;
+- the async client, and the sync client on ``https://``: httpcore's connection pool (HTTP/1.1
+  over h11) on guarded network streams (:mod:`imdsclient._core_pool`);
+- a caller's ``transport=``: an httpx client over it.
+
+Connections
 are always direct (a proxy can never reach a link-local address), redirects are never
 followed, and at most ``MAX_BODY_BYTES`` are read.  Transport errors become
 :class:`~imdsclient._protocol.Failure` values here, so the protocol rules decide what they mean.
@@ -12,9 +21,10 @@ followed, and at most ``MAX_BODY_BYTES`` are read.  Transport errors become
 A ``transport=`` given by the caller (an httpx ``BaseTransport``/``AsyncBaseTransport``, such as
 ``httpx.MockTransport``) is sent through an ``httpx.Client``/``AsyncClient`` built with the same
 settings, as it is; httpx is imported only then.  ``respx.mock`` still sees every request of the
-network pool: it patches httpcore's ``ConnectionPool.handle_request``, which is what is called.
+network pool: it patches httpcore's ``ConnectionPool.handle_request``, and while it does the
+sync client sends through httpcore's pool instead of its socket exchange.
 
-Two more guarantees hold whatever the server does, on the network pool built here:
+Two more guarantees hold whatever the server does, on the network pools built here:
 
 - **A total deadline per attempt.**  Socket timeouts are per operation, so a server that drips
   one byte (or one ``102`` interim answer) every half second never trips them.  Here every
@@ -26,33 +36,31 @@ Two more guarantees hold whatever the server does, on the network pool built her
   next cycle).  Each connection frames its answers itself and is reused only after an answer
   that had one ``Content-Length`` and ended exactly there.
 
-Both are :class:`_Wire`, one per connection, shared by the sync and async network streams.
+On httpcore's streams both are :class:`_Wire`, one per connection; the socket exchange frames
+answers itself, with the same rules (:func:`_limit`, :func:`_content_length`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import re
 import select
-import socket
-import ssl
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-import httpcore
-
-from imdsclient._connections import AsyncConnections
 from imdsclient._protocol import MAX_BODY_BYTES, Failure, FailureKind, Request, Response, Result
 from imdsclient._version import __version__
 
 if TYPE_CHECKING:
     import httpx
+
+    from imdsclient._core_pool import AsyncCore, SyncCore
+    from imdsclient._socket import SocketPool
 
 __all__ = [
     "SYN_RESEND_SLACK",
@@ -69,11 +77,6 @@ __all__ = [
 #: 3 s, 7 s): exactly when the default 1 s timeout ends.  IMDS drops packets over its rate limit,
 #: so without this a single lost SYN fails a call that the resend would have saved.
 SYN_RESEND_SLACK = 0.15
-_POOL_LIMITS: dict[str, Any] = {
-    "max_connections": 64,
-    "max_keepalive_connections": 32,
-    "keepalive_expiry": 30.0,
-}
 _USER_AGENT = f"imdsclient/{__version__}"
 _HEADERS = {  # besides Host: what httpx.Client sends by default, made IMDS's
     "Accept": "*/*",
@@ -97,8 +100,11 @@ def async_client(base_url: str, timeout: float, transport: object = None) -> Asy
 
 
 def failure_from(exc: Exception) -> Failure:
-    """Map a transport error, httpcore's or httpx's (named alike), to the most specific kind."""
-    if isinstance(exc, _errors("ConnectTimeout")):
+    """Map a transport error, the socket exchange's, httpcore's or httpx's (named alike), to the
+    most specific kind."""
+    if isinstance(exc, WireError):
+        kind = exc.kind
+    elif isinstance(exc, _errors("ConnectTimeout")):
         kind = FailureKind.CONNECT_TIMEOUT
     elif isinstance(exc, _errors("TimeoutException")):
         kind = FailureKind.READ_TIMEOUT
@@ -121,18 +127,57 @@ _TRANSPORT_ERRORS = (
 
 
 def _errors(*names: str) -> tuple[type[Exception], ...]:
-    """httpcore's exception classes ``names``, and httpx's when httpx is loaded: a caller's
-    transport (or ``respx``, from inside httpcore's pool) raises httpx's.  Never imports httpx:
-    without it, nothing can raise its exceptions."""
-    libraries = [httpcore, sys.modules["httpx"]] if "httpx" in sys.modules else [httpcore]
-    return tuple(getattr(library, name) for library in libraries for name in names)
+    """httpcore's and httpx's exception classes ``names``, of those loaded: a caller's transport
+    (or ``respx``, from inside httpcore's pool) raises httpx's.  Never imports either: without
+    it, nothing can raise its exceptions."""
+    libraries = [sys.modules.get(name) for name in ("httpcore", "httpx")]
+    return tuple(getattr(lib, name) for lib in libraries if lib is not None for name in names)
+
+
+class WireError(Exception):
+    """A failure of the socket exchange (:mod:`imdsclient._socket`); the subclasses are named
+    as httpcore's errors are, so a Failure's detail reads the same whichever pool sent."""
+
+    kind = FailureKind.DROPPED
+
+
+class ConnectTimeout(WireError):
+    kind = FailureKind.CONNECT_TIMEOUT
+
+
+class ConnectError(WireError):
+    kind = FailureKind.CONNECT
+
+
+class ReadTimeout(WireError):
+    kind = FailureKind.READ_TIMEOUT
+
+
+class WriteTimeout(WireError):
+    kind = FailureKind.READ_TIMEOUT
+
+
+class ReadError(WireError):
+    pass
+
+
+class WriteError(WireError):
+    pass
+
+
+class RemoteProtocolError(WireError):
+    pass
+
+
+class LocalProtocolError(WireError):
+    pass
 
 
 # -- what every request to one endpoint shares -----------------------------------------------
 
 
 class _Endpoint:
-    """One endpoint's URL parts, headers and timeouts, built once as the bytes httpcore takes.
+    """One endpoint's URL parts, headers and timeouts, built once as bytes.
 
     ``base_url`` is ``scheme://host[:port]`` as the configuration validated it (ASCII, no
     path); a default port is dropped, as httpx does, so the ``Host`` header is the same.
@@ -150,7 +195,7 @@ class _Endpoint:
         host_header = shown if port is None else f"{shown}:{port}"
         self.headers = [(b"Host", host_header.encode())]
         self.headers += [(k.encode(), v.encode()) for k, v in _HEADERS.items()]
-        #: httpcore's timeouts; connecting also gets the slack a resent SYN needs.
+        #: The timeouts (httpcore's names); connecting also gets the slack a resent SYN needs.
         self.timeouts: dict[str, float | None] = {
             "connect": timeout + SYN_RESEND_SLACK,
             "read": timeout,
@@ -158,18 +203,12 @@ class _Endpoint:
             "pool": None,
         }
 
-    def request(self, request: Request) -> httpcore.Request:
-        """``request`` as httpcore's, with the headers httpx would send for it."""
+    def request_headers(self, request: Request) -> list[tuple[bytes, bytes]]:
+        """The headers httpx would send for ``request``, in its order."""
         headers = self.headers + [(k.encode(), v.encode()) for k, v in request.headers.items()]
         if request.method in _WITH_BODY:
             headers.insert(1, (b"Content-Length", b"0"))
-        url = httpcore.URL(
-            scheme=self.scheme, host=self.host, port=self.port, target=request.path.encode()
-        )
-        timeouts = self.timeouts_for(request)
-        return httpcore.Request(
-            request.method, url, headers=headers, extensions={"timeout": timeouts}
-        )
+        return headers
 
     def timeouts_for(self, request: Request) -> dict[str, float | None]:
         """The client's timeouts, or the request's own connect timeout (the second attempt of
@@ -224,22 +263,25 @@ _Opened = tuple[int, list[tuple[bytes, bytes]], Any, Any]
 
 
 class SyncPool:
-    """The connections of an ``IMDSClient`` to one endpoint: httpcore's pool on guarded network
-    streams, or an ``httpx.Client`` over the caller's transport."""
+    """The connections of an ``IMDSClient`` to one endpoint: the socket exchange (``http://``),
+    httpcore's pool (``https://``, or while ``respx.mock`` patches it), or an ``httpx.Client``
+    over the caller's transport."""
 
     def __init__(self, endpoint: _Endpoint, transport: object = None) -> None:
         self.endpoint = endpoint
         self._closed = False
-        self._streams = _Streams()
-        self._pool: httpcore.ConnectionPool | None = None
+        self._sockets: SocketPool | None = None
+        self._core: SyncCore | None = None
+        self._lock = threading.Lock()
         self._http: httpx.Client | None = None
         if transport is not None:
             import httpx
 
             self._http = httpx.Client(**endpoint.httpx_options(transport, httpx.BaseTransport))
-        else:
-            backend = _SyncBackend(self._streams)
-            self._pool = httpcore.ConnectionPool(network_backend=backend, **_POOL_LIMITS)
+        elif endpoint.scheme == b"http":
+            from imdsclient._socket import SocketPool
+
+            self._sockets = SocketPool(endpoint)
 
     @property
     def closed(self) -> bool:
@@ -247,24 +289,35 @@ class SyncPool:
 
     def open(self, request: Request) -> _Opened:
         """Send ``request``: the answer's status and headers, its body still to read."""
-        if self._pool is not None:
-            answer = self._pool.handle_request(self.endpoint.request(request))
-            return answer.status, answer.headers, answer.iter_stream(), answer.close
-        assert self._http is not None
+        if self._sockets is not None and not _httpcore_mocked():
+            return self._sockets.open(request)
+        if self._http is None:
+            return self._httpcore().open(request)
         response = self._http.send(self.endpoint.httpx_request(self._http, request), stream=True)
         # An in-memory answer (MockTransport) is read already.
         chunks = [response.content] if response.is_stream_consumed else response.iter_raw()
         return response.status_code, response.headers.raw, chunks, response.close
 
+    def _httpcore(self) -> SyncCore:
+        """httpcore's pool, built on first use (imports httpcore)."""
+        with self._lock:
+            if self._core is None:
+                from imdsclient._core_pool import SyncCore
+
+                self._core = SyncCore(self.endpoint)
+            if self._closed:
+                self._core.close()
+            return self._core
+
     def close(self) -> None:
-        self._closed = True
+        with self._lock:
+            self._closed = True
         if self._http is not None:
             self._http.close()
-        left = self._streams.close()
-        if self._pool is not None:
-            self._pool.close()
-        for stream in left:
-            stream.abort()
+        if self._sockets is not None:
+            self._sockets.close()
+        if self._core is not None:
+            self._core.close()
 
     def __enter__(self) -> SyncPool:
         return self
@@ -273,17 +326,38 @@ class SyncPool:
         self.close()
 
 
+def _httpcore_mocked(pool: str = "ConnectionPool", method: str = "handle_request") -> bool:
+    """Whether ``respx.mock`` (or the like) has replaced httpcore's ``pool.method``: then
+    requests go through httpcore's pool, where the mock intercepts them.  Never imports
+    httpcore: unloaded, it cannot have been patched."""
+    core = sys.modules.get("httpcore")
+    if core is None:
+        return False
+    found = vars(getattr(core, pool))[method]
+    return getattr(found, "__qualname__", None) != f"{pool}.{method}"
+
+
+def _readable(sock: Any) -> bool:
+    """Whether data (or the server's hang-up) waits on an idle connection's socket: httpcore's
+    own test.  A socket already closed counts as readable (the next read would return b"")."""
+    fd = -1 if sock is None else sock.fileno()
+    if fd < 0:
+        return True
+    if not hasattr(select, "poll"):  # pragma: no cover - Windows
+        return bool(select.select([fd], [], [], 0)[0])
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
 class AsyncPool:
-    """The async twin of :class:`SyncPool`, for an ``AsyncIMDSClient``."""
+    """The async twin of :class:`SyncPool`, for an ``AsyncIMDSClient``: httpcore's pool, or an
+    ``httpx.AsyncClient`` over the caller's transport."""
 
     def __init__(self, endpoint: _Endpoint, transport: object = None) -> None:
         self.endpoint = endpoint
         self._closed = False
-        self._streams = _Streams()
-        self._pool: httpcore.AsyncConnectionPool | None = None
-        #: plain http://: a stack of idle connections (httpcore's pool serves https://, and
-        #: requests while ``respx.mock`` patches that pool, so that the mock sees them).
-        self._connections: AsyncConnections | None = None
+        self._core: AsyncCore | None = None
         self._http: httpx.AsyncClient | None = None
         if transport is not None:
             import httpx
@@ -291,14 +365,9 @@ class AsyncPool:
             options = endpoint.httpx_options(transport, httpx.AsyncBaseTransport)
             self._http = httpx.AsyncClient(**options)
         else:
-            backend = _AsyncBackend(self._streams)
-            self._pool = httpcore.AsyncConnectionPool(network_backend=backend, **_POOL_LIMITS)
-            if endpoint.scheme == b"http":
-                self._connections = AsyncConnections(
-                    backend,
-                    max_idle=_POOL_LIMITS["max_keepalive_connections"],
-                    keepalive_expiry=_POOL_LIMITS["keepalive_expiry"],
-                )
+            from imdsclient._core_pool import AsyncCore
+
+            self._core = AsyncCore(endpoint)
 
     @property
     def closed(self) -> bool:
@@ -306,12 +375,8 @@ class AsyncPool:
 
     async def open(self, request: Request) -> _Opened:
         """Send ``request``: the answer's status and headers, its body still to read."""
-        if self._pool is not None:
-            chosen: AsyncConnections | httpcore.AsyncConnectionPool = self._pool
-            if self._connections is not None and not _async_pool_patched():
-                chosen = self._connections
-            answer = await chosen.handle_async_request(self.endpoint.request(request))
-            return answer.status, answer.headers, answer.aiter_stream(), answer.aclose
+        if self._core is not None:
+            return await self._core.open(request)
         assert self._http is not None
         sent = self.endpoint.httpx_request(self._http, request)
         response = await self._http.send(sent, stream=True)
@@ -325,20 +390,8 @@ class AsyncPool:
         self._closed = True
         if self._http is not None:
             await self._http.aclose()
-        left = self._streams.close()
-        if self._connections is not None:
-            await self._connections.aclose()
-        if self._pool is not None:
-            await self._pool.aclose()
-        for stream in left:
-            await stream.aclose()
-
-
-def _async_pool_patched() -> bool:
-    """Whether ``respx.mock`` (or the like) has replaced httpcore's async pool's
-    ``handle_async_request``: then requests go through that pool, where the mock sees them."""
-    method = vars(httpcore.AsyncConnectionPool)["handle_async_request"]
-    return getattr(method, "__qualname__", "") != "AsyncConnectionPool.handle_async_request"
+        if self._core is not None:
+            await self._core.aclose()
 
 
 async def _one(data: bytes) -> AsyncIterator[bytes]:
@@ -399,7 +452,9 @@ class _Exchange:
         _ATTEMPT.reset(self._token)
         if exc is None:
             return False
-        if isinstance(exc, _errors(*_TRANSPORT_ERRORS)):
+        if isinstance(exc, Exception) and isinstance(
+            exc, (WireError, *_errors(*_TRANSPORT_ERRORS))
+        ):
             self.result = _CLOSED if self.pool.closed else failure_from(exc)
             return True
         if isinstance(exc, RuntimeError) and self.pool.closed:
@@ -409,6 +464,8 @@ class _Exchange:
 
 
 _CLOSED = Failure(FailureKind.CLOSED, "closed by another thread or task")
+#: Why a pool refuses a connection opened while it was being closed (then mapped to _CLOSED).
+_REFUSED = "the client was closed"
 
 
 def send_sync(pool: SyncPool | None, request: Request) -> Result:
@@ -562,181 +619,3 @@ def _content_length(head: bytes) -> int | None:
         return None
     text = lengths.pop()
     return int(text) if text.isdigit() else None
-
-
-# -- httpcore plumbing: network streams that carry a _Wire, transports that use them ---------
-
-
-class _Streams:
-    """The open network streams of one transport, so that closing the transport closes them
-    all: httpcore's pool forgets a connection that a request was still opening (or was
-    cancelled while opening) when the pool closed, and leaves its socket to the collector."""
-
-    def __init__(self) -> None:
-        self.closed = False
-        self._open: set[Any] = set()
-        self._lock = threading.Lock()
-
-    def opened(self, stream: Any) -> bool:
-        """Register a new stream; ``False`` when the transport is already closed."""
-        with self._lock:
-            if not self.closed:
-                self._open.add(stream)
-        return not self.closed
-
-    def forget(self, stream: Any) -> None:
-        with self._lock:
-            self._open.discard(stream)
-
-    def close(self) -> list[Any]:
-        """Refuse new streams; the ones still open, to be closed by the caller."""
-        with self._lock:
-            self.closed, left, self._open = True, list(self._open), set()
-        return left
-
-
-_REFUSED = "the client was closed"
-
-
-class _SyncStream(httpcore.NetworkStream):
-    def __init__(self, stream: httpcore.NetworkStream, streams: _Streams) -> None:
-        self._stream, self._streams, self._wire = stream, streams, _Wire()
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        data = self._stream.read(max_bytes, _limit(timeout, httpcore.ReadTimeout))
-        self._wire.received(data)
-        return data
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._wire.sent()
-        self._stream.write(buffer, _limit(timeout, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self._streams.forget(self)
-        self._stream.close()
-
-    def abort(self) -> None:
-        """Close now, waking a thread blocked reading it (``close`` alone does not)."""
-        sock = self._stream.get_extra_info("socket")
-        with contextlib.suppress(OSError, AttributeError):
-            sock.shutdown(socket.SHUT_RDWR)
-        self.close()
-
-    def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.NetworkStream:
-        limit = _limit(timeout, httpcore.ConnectTimeout)
-        tls = self._stream.start_tls(ssl_context, server_hostname, limit)
-        self._streams.forget(self)
-        wrapped = _SyncStream(tls, self._streams)
-        if not self._streams.opened(wrapped):
-            wrapped.close()
-            raise httpcore.ConnectError(_REFUSED)
-        return wrapped
-
-    def get_extra_info(self, info: str) -> Any:
-        value = self._stream.get_extra_info(info)
-        return self._wire.readable(value) if info == "is_readable" else value
-
-
-class _AsyncStream(httpcore.AsyncNetworkStream):
-    def __init__(self, stream: httpcore.AsyncNetworkStream, streams: _Streams) -> None:
-        self._stream, self._streams, self._wire = stream, streams, _Wire()
-        self._socket = stream.get_extra_info("socket")  # for is_readable, see get_extra_info
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        data = await self._stream.read(max_bytes, _limit(timeout, httpcore.ReadTimeout))
-        self._wire.received(data)
-        return data
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._wire.sent()
-        await self._stream.write(buffer, _limit(timeout, httpcore.WriteTimeout))
-
-    async def aclose(self) -> None:
-        self._streams.forget(self)
-        await self._stream.aclose()
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        limit = _limit(timeout, httpcore.ConnectTimeout)
-        tls = await self._stream.start_tls(ssl_context, server_hostname, limit)
-        self._streams.forget(self)
-        wrapped = _AsyncStream(tls, self._streams)
-        if not self._streams.opened(wrapped):
-            await wrapped.aclose()
-            raise httpcore.ConnectError(_REFUSED)
-        return wrapped
-
-    def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable":  # the pool asks it of every idle connection at each hand-over;
-            # anyio's attribute lookup made that a fifth of a busy client's time (#15)
-            return self._wire.readable(_readable(self._socket))
-        return self._stream.get_extra_info(info)
-
-
-def _readable(sock: socket.socket | None) -> bool:
-    """Whether data (or the server's hang-up) waits on ``sock``: httpcore's own test."""
-    fd = -1 if sock is None else sock.fileno()
-    if fd < 0:
-        return True  # gone: as if the next read returned b""
-    if not hasattr(select, "poll"):  # pragma: no cover - Windows
-        return bool(select.select([fd], [], [], 0)[0])
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(0))
-
-
-class _SyncBackend(httpcore.NetworkBackend):
-    def __init__(self, streams: _Streams) -> None:
-        self._backend, self._streams = httpcore.SyncBackend(), streams
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        limit = _limit(timeout, httpcore.ConnectTimeout)
-        raw = self._backend.connect_tcp(host, port, limit, local_address, socket_options)
-        stream = _SyncStream(raw, self._streams)
-        if not self._streams.opened(stream):
-            stream.close()
-            raise httpcore.ConnectError(_REFUSED)
-        return stream
-
-    def sleep(self, seconds: float) -> None:  # pragma: no cover - only httpcore's retries
-        self._backend.sleep(seconds)
-
-
-class _AsyncBackend(httpcore.AsyncNetworkBackend):
-    def __init__(self, streams: _Streams) -> None:
-        self._backend, self._streams = httpcore.AnyIOBackend(), streams
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        limit = _limit(timeout, httpcore.ConnectTimeout)
-        raw = await self._backend.connect_tcp(host, port, limit, local_address, socket_options)
-        stream = _AsyncStream(raw, self._streams)
-        if not self._streams.opened(stream):
-            await stream.aclose()
-            raise httpcore.ConnectError(_REFUSED)
-        return stream
-
-    async def sleep(self, seconds: float) -> None:  # pragma: no cover - only httpcore's retries
-        await self._backend.sleep(seconds)

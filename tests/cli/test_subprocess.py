@@ -26,6 +26,14 @@ NOT_FOR_GET = (
     "imdsclient._redact",  # the log filter imports it at the first record; a quiet get has none
     "configparser",  # the config file is empty (AWS_CONFIG_FILE=/dev/null here)
     "shtab",
+    # The sync client sends to an http:// endpoint over imdsclient._socket (#15).
+    "httpcore",
+    "h11",
+    "anyio",
+    "certifi",
+    "ssl",
+    "httpx",
+    "imdsclient._core_pool",
 )
 #: Every imdsclient module `get instance-id` may load (#15: a new one on the path is a choice).
 FOR_GET = {
@@ -51,6 +59,7 @@ FOR_GET = {
     "imdsclient._api.values",
     "imdsclient._fetch",
     "imdsclient._transport",
+    "imdsclient._socket",
     "imdsclient._client",
 }
 #: What `import imdsclient` must not load: each costs start-up, and none is needed to import.

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 import imdsclient
-from imdsclient import AsyncIMDSClient, IMDSClient, _transport
+from imdsclient import AsyncIMDSClient, IMDSClient, _core_pool, _transport
 from imdsclient._protocol import get_request
 from imdsclient.testing import FakeClock, IMDSSimulator, RequestRecord, SimulatorState
 
@@ -87,7 +87,7 @@ def test_the_network_pool_sends_what_an_httpx_client_sends() -> None:
 
 _WITHOUT_HTTPX = """
 import asyncio, sys
-from imdsclient import AsyncIMDSClient, IMDSClient, _transport
+from imdsclient import AsyncIMDSClient, IMDSClient, _core_pool, _transport
 from imdsclient._protocol import get_request
 from imdsclient.testing import IMDSSimulator
 
@@ -124,7 +124,7 @@ def test_clients_without_a_transport_never_import_httpx() -> None:
 def test_the_network_pool_addresses_the_endpoint_as_httpx_does(base_url: str) -> None:
     """Scheme, host, port, target and Host header for any endpoint the settings accept."""
     request = get_request("/latest/meta-data/instance-id", "t")
-    ours = _transport._Endpoint(base_url, 1.0).request(request)
+    ours = _core_pool.core_request(_transport._Endpoint(base_url, 1.0), request)
     theirs = httpx.Request("GET", base_url + request.path)
     url = theirs.url
     assert (ours.url.scheme, ours.url.host, ours.url.port, ours.url.target) == (
