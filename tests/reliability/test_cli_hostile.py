@@ -7,13 +7,12 @@ import contextlib
 import io
 import json
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imdsclient._cli import _doctor, main
+from imdsclient._cli import main
 from imdsclient._cli._exit_codes import USAGE, exit_code_for
 from imdsclient.testing import IMDSSimulator
 from tests.reliability._hostile import IDENTITY, SPOT, TOKEN, by_name, deep_json, respond, within
@@ -24,14 +23,8 @@ TIMEOUT = "0.2"
 
 
 @pytest.fixture(autouse=True)
-def no_real_tools(monkeypatch: pytest.MonkeyPatch) -> None:
-    """doctor never runs real iptables, nft, ethtool or ip here: every tool is 'missing'."""
-
-    class Missing:
-        def run(self, argv: Any) -> tuple[int, str, str]:
-            return 127, "", "not installed"
-
-    monkeypatch.setattr(_doctor, "default_runner", Missing)
+def no_real_tools(quiet_doctor: None) -> None:
+    """Every test here: doctor runs no real tool (the shared ``quiet_doctor``)."""
 
 
 def run_cli(*argv: str) -> tuple[int, str, str]:

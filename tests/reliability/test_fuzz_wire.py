@@ -20,12 +20,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from imdsclient import AsyncIMDSClient, IMDSClient, IMDSError, IMDSTimeoutError
-from imdsclient._cli import _doctor, main
+from imdsclient._cli import main
 from imdsclient.testing import FakeClock
 from tests.reliability._hostile import TOKEN, within
 from tests.reliability._servers import CLOSE, Piece, RawServer, hang, simple_answer
@@ -193,17 +192,6 @@ def test_any_wire_behaviour_ends_in_a_value_or_an_imds_error(
         if isinstance(first, IMDSError):
             assert str(first)
     assert second == SECOND  # never the smuggled bytes, never a stale answer
-
-
-@pytest.fixture
-def quiet_doctor(monkeypatch: pytest.MonkeyPatch) -> None:
-    """doctor never runs real iptables, nft, ethtool or ip here: every tool is 'missing'."""
-
-    class Missing:
-        def run(self, argv: Any) -> tuple[int, str, str]:
-            return 127, "", "not installed"
-
-    monkeypatch.setattr(_doctor, "default_runner", Missing)
 
 
 def run_cli(*argv: str) -> tuple[int, str, str]:
