@@ -17,12 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpcore
 
-from imdsclient._connections import AsyncConnections
 from imdsclient._protocol import Request
 from imdsclient._transport import (
     _REFUSED,
     _Endpoint,
-    _httpcore_mocked,
     _limit,
     _Opened,
     _readable,
@@ -70,35 +68,22 @@ class SyncCore:
 
 
 class AsyncCore:
-    """httpcore's async pool, its streams closed with it; for plain ``http://``, a stack of
-    idle connections (:mod:`imdsclient._connections`) in its place, except while ``respx.mock``
-    patches the pool (so that the mock sees the requests)."""
+    """httpcore's async pool, its streams closed with it: the async client's network for
+    ``https://``, and for ``http://`` while ``respx.mock`` patches the pool (otherwise its
+    ``http://`` requests go over the socket exchange, on threads: ``_transport.AsyncPool``)."""
 
     def __init__(self, endpoint: _Endpoint) -> None:
         self.endpoint = endpoint
         self._streams = _Streams()
         backend = _AsyncBackend(self._streams)
         self._pool = httpcore.AsyncConnectionPool(network_backend=backend, **_POOL_LIMITS)
-        self._connections: AsyncConnections | None = None
-        if endpoint.scheme == b"http":
-            self._connections = AsyncConnections(
-                backend,
-                max_idle=_POOL_LIMITS["max_keepalive_connections"],
-                keepalive_expiry=_POOL_LIMITS["keepalive_expiry"],
-            )
 
     async def open(self, request: Request) -> _Opened:
-        chosen: AsyncConnections | httpcore.AsyncConnectionPool = self._pool
-        mocked = _httpcore_mocked("AsyncConnectionPool", "handle_async_request")
-        if self._connections is not None and not mocked:
-            chosen = self._connections
-        answer = await chosen.handle_async_request(core_request(self.endpoint, request))
+        answer = await self._pool.handle_async_request(core_request(self.endpoint, request))
         return answer.status, answer.headers, answer.aiter_stream(), answer.aclose
 
     async def aclose(self) -> None:
         left = self._streams.close()
-        if self._connections is not None:
-            await self._connections.aclose()
         await self._pool.aclose()
         for stream in left:
             await stream.aclose()
