@@ -10,6 +10,7 @@ nothing else, so the logic exists once and a test can drive any flow with script
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, TypeVar, Union
@@ -20,12 +21,14 @@ __all__ = [
     "Abandoned",
     "Effect",
     "Emit",
+    "Fanout",
     "Flow",
     "Gather",
     "Locked",
     "Run",
     "Send",
     "Sleep",
+    "drive",
     "gather",
     "interruptible",
     "locked",
@@ -141,6 +144,51 @@ class Run(Generic[T]):
     def fail(self, error: BaseException) -> None:
         """The effect failed: raised inside the flow at the next :meth:`effect`."""
         self._value, self._error = None, error
+
+
+def drive(flow: Flow[T], carry_out: Callable[[Effect], Any]) -> T:
+    """Run ``flow`` to its end on this thread: each effect carried out by ``carry_out``, its
+    result (or its error, which the flow may handle) handed back."""
+    run = Run(flow)
+    while (effect := run.effect()) is not None:
+        try:
+            run.answer(carry_out(effect))
+        except Exception as exc:  # handed to the flow, which may handle it
+            run.fail(exc)
+    return run.result
+
+
+class Fanout:
+    """The flows of one ``Gather``, shared by the workers (tasks or threads) that run them.
+
+    Each worker takes the next flow in turn; after a failure none starts another, the flows in
+    flight stop at their next effect (a request already sent finishes), and the first failure
+    is what the ``Gather`` raises.
+    """
+
+    def __init__(self, flows: Sequence[Flow[Any]]) -> None:
+        self.results: list[Any] = [None] * len(flows)
+        self.failed: list[BaseException] = []
+        self._todo = iter(enumerate(flows))
+        self._take = threading.Lock()  # workers on threads take flows at the same time
+
+    def take(self) -> tuple[int, Flow[Any]] | None:
+        """The next flow to run, and where its result goes; ``None`` when none is to start."""
+        with self._take:
+            item = None if self.failed else next(self._todo, None)
+        if item is None:
+            return None
+        index, flow = item
+        return index, interruptible(flow, self.stopped)
+
+    def stopped(self) -> bool:
+        return bool(self.failed)
+
+    def outcome(self) -> list[Any]:
+        """The results in order, or the first failure raised."""
+        if self.failed:
+            raise self.failed[0]
+        return self.results
 
 
 class Abandoned(Exception):
