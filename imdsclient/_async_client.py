@@ -19,6 +19,7 @@ from imdsclient._flow import (
     Fanout,
     Flow,
     Gather,
+    Hook,
     Locked,
     Run,
     Send,
@@ -32,17 +33,18 @@ __all__ = ["AsyncIMDSClient"]
 
 #: At most this many requests of one ``Gather`` (e.g. ``dump``) are in flight at once.
 GATHER_CONCURRENCY = 8
-#: At most this many requests of one client are in flight at once; the others wait their turn
-#: here (in order), not in httpcore's pool, whose every hand-over scans all its waiters against
-#: all its connections: 1000 requests queued there took 24 s, not 2 (#15).  Below the pool's 32
-#: keep-alive connections, so no connection is closed as surplus and reopened.
+#: At most this many requests of one client's tasks are in flight at once; the others wait their
+#: turn here (in order), not in httpcore's pool, whose every hand-over scans all its waiters
+#: against all its connections: 1000 requests queued there took 24 s, not 2 (#15).  Below the
+#: pool's 32 keep-alive connections, so no connection is closed as surplus and reopened.  On
+#: ``http://`` the requests of gathering threads count against the same bound
+#: (``_transport.SENDING_THREADS``, :meth:`AsyncPool.send_here`).
 MAX_IN_FLIGHT = 16
 
 #: How often a gathering thread waiting for the event loop checks that the loop still exists.
 LOOP_CHECK_SECONDS = 0.5
 
 T = TypeVar("T")
-CancelledError = concurrent.futures.CancelledError
 
 
 def _on_loop(step: Coroutine[Any, Any, T], loop: asyncio.AbstractEventLoop) -> T:
@@ -144,6 +146,8 @@ class AsyncIMDSClient(AsyncMethods, ClientBase):
                 return await send_async(self._client(), effect.request)
         if isinstance(effect, Sleep):
             return await self._session.clock.asleep(effect.seconds)
+        if isinstance(effect, Hook):
+            return effect.function(effect.value)
         if isinstance(effect, Locked):
             self._client()  # in a new loop or a forked child, replace the lock first
             if self._lock is None:
@@ -173,8 +177,10 @@ class AsyncIMDSClient(AsyncMethods, ClientBase):
 
         try:
             await asyncio.gather(*(start() for _ in range(width)))
-        except asyncio.CancelledError:  # the call returns now; its flows stop at their next effect
-            fan.failed.append(CancelledError("the gather was cancelled"))
+        except (
+            asyncio.CancelledError
+        ) as cancelled:  # returns now; the flows stop at their next effect
+            fan.failed.append(cancelled)
             raise
         return fan.outcome()
 
@@ -193,7 +199,8 @@ class AsyncIMDSClient(AsyncMethods, ClientBase):
     def _work_here(self, fan: Fanout, pool: AsyncPool, loop: asyncio.AbstractEventLoop) -> None:
         """A worker of a ``Gather`` on a gathering thread: it drives its flows itself, carrying
         their requests out on this thread and one nested ``Gather``'s flows one after another;
-        sleeps and the token lock are the event loop's (``_carry_out``, as for any flow)."""
+        sleeps, hooks and the token lock are the event loop's (``_carry_out``, as for any
+        flow)."""
 
         def carry_out(effect: Effect) -> Any:
             if isinstance(effect, Send):
@@ -202,15 +209,7 @@ class AsyncIMDSClient(AsyncMethods, ClientBase):
                 return [drive(flow, carry_out) for flow in effect.flows]
             return _on_loop(self._carry_out(effect), loop)
 
-        while (taken := fan.take()) is not None:
-            index, flow = taken
-            try:
-                fan.results[index] = drive(flow, carry_out)
-            except Abandoned:
-                return
-            except BaseException as exc:  # raised by the gather, if it still waits
-                fan.failed.append(exc)
-                return
+        fan.work(lambda flow: drive(flow, carry_out))
 
     def _client(self) -> AsyncPool | None:
         """The connection pool (``None`` once closed), rebuilt for a new event loop (a second

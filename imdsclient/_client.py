@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from imdsclient._base import ClientBase
-from imdsclient._flow import Effect, Emit, Flow, Gather, Locked, Run, Send, Sleep, drive
+from imdsclient._flow import Effect, Emit, Flow, Gather, Hook, Locked, Run, Send, Sleep, drive
 from imdsclient._methods import SyncMethods
 from imdsclient._transport import SyncPool, send_sync, sync_client
 
@@ -89,6 +89,8 @@ class IMDSClient(SyncMethods, ClientBase):
             return send_sync(self._client(), effect.request)
         if isinstance(effect, Sleep):
             return self._session.clock.sleep(effect.seconds)
+        if isinstance(effect, Hook):
+            return effect.function(effect.value)
         if isinstance(effect, Locked):
             self._client()  # after a fork, replace the lock before waiting on it
             with self._lock:

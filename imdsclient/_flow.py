@@ -1,7 +1,8 @@
 """Effects and the driver that runs flows: the only vocabulary between the core and the shells.
 
 A *flow* is a generator that makes every decision and yields an *effect* whenever it needs the
-outside world: send one request, sleep, run a flow under the token lock, run flows side by side.
+outside world: send one request, sleep, run a flow under the token lock, run flows side by side,
+call the caller's hook.
 A flow that produces a stream of values (``watch``) also yields :class:`Emit`, which the shells'
 ``_stream`` drivers hand to their caller.  The sync and async clients carry effects out and
 nothing else, so the logic exists once and a test can drive any flow with scripted answers
@@ -24,6 +25,7 @@ __all__ = [
     "Fanout",
     "Flow",
     "Gather",
+    "Hook",
     "Locked",
     "Run",
     "Send",
@@ -88,6 +90,16 @@ class Gather:
 
 
 @dataclass(frozen=True)
+class Hook:
+    """Call the caller's hook (``on_retry``) with this value, where the caller's code runs: the
+    calling thread, or the event loop of an async client (even for a flow run on one of its
+    gathering threads); ``None`` comes back, and what the hook raises is raised in the flow."""
+
+    function: Callable[[Any], None]
+    value: Any
+
+
+@dataclass(frozen=True)
 class Emit:
     """Hand this value to whoever iterates the stream (``watch``); ``None`` comes back.
 
@@ -97,7 +109,7 @@ class Emit:
     value: Any
 
 
-Effect = Union[Send, Sleep, Locked, Gather, Emit]
+Effect = Union[Send, Sleep, Locked, Gather, Hook, Emit]
 Flow = Generator[Effect, Any, T]
 
 
@@ -183,6 +195,18 @@ class Fanout:
 
     def stopped(self) -> bool:
         return bool(self.failed)
+
+    def work(self, run: Callable[[Flow[Any]], Any]) -> None:
+        """A worker on a thread: ``run`` each flow it takes to its end, until none is left."""
+        while (taken := self.take()) is not None:
+            index, flow = taken
+            try:
+                self.results[index] = run(flow)
+            except Abandoned:
+                return
+            except BaseException as exc:  # raised by the Gather, if it still waits
+                self.failed.append(exc)
+                return
 
     def outcome(self) -> list[Any]:
         """The results in order, or the first failure raised."""

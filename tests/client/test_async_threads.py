@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from imdsclient import AsyncIMDSClient, _async_client, _transport
+from imdsclient import AsyncIMDSClient, RetryEvent, _async_client, _transport
 from imdsclient._async_client import GATHER_CONCURRENCY
 from imdsclient._transport import GATHERING_THREADS, SENDING_THREADS
 from imdsclient.testing import FakeClock, IMDSSimulator
@@ -196,15 +196,19 @@ class _LoopClock(FakeClock):
 
 def test_a_crawl_on_threads_takes_the_token_lock_and_sleeps_on_the_event_loop() -> None:
     """A leaf refused with 401 and one answered 503: the gathering threads ask the loop for the
-    token lock (one new PUT) and for the backoff sleeps (the client's clock, on the loop's
-    thread), and the dump is whole."""
+    token lock (one new PUT), the backoff sleeps (the client's clock) and the ``on_retry`` hook
+    (documented to run in the event loop), and the dump is whole."""
     clock = _LoopClock()
+    hooked: list[str] = []
     with IMDSSimulator(keep_alive=True) as sim:
         sim.inject("error", path="placement/region", status=401)
         sim.inject("error", path="placement/availability-zone", status=503)
 
         async def main() -> tuple[dict[str, Any], str]:
-            async with AsyncIMDSClient(endpoint=sim.url, clock=clock) as client:
+            def hook(event: RetryEvent) -> None:
+                hooked.append(threading.current_thread().name)
+
+            async with AsyncIMDSClient(endpoint=sim.url, clock=clock, on_retry=hook) as client:
                 return await client.dump("placement/"), threading.current_thread().name
 
         tree, loop_thread = within(30, lambda: asyncio.run(main()))
@@ -213,6 +217,8 @@ def test_a_crawl_on_threads_takes_the_token_lock_and_sleeps_on_the_event_loop() 
     assert tree["availability-zone"]
     assert clock.asleep_on
     assert set(clock.asleep_on) == {loop_thread}
+    assert hooked
+    assert set(hooked) == {loop_thread}
 
 
 def test_waiting_on_a_closed_event_loop_raises_instead_of_hanging(
