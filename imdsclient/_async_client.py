@@ -5,8 +5,9 @@ core."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -15,13 +16,15 @@ from imdsclient._flow import (
     Abandoned,
     Effect,
     Emit,
+    Fanout,
     Flow,
     Gather,
+    Hook,
     Locked,
     Run,
     Send,
     Sleep,
-    interruptible,
+    drive,
 )
 from imdsclient._methods import AsyncMethods
 from imdsclient._transport import AsyncPool, async_client, send_async
@@ -30,13 +33,36 @@ __all__ = ["AsyncIMDSClient"]
 
 #: At most this many requests of one ``Gather`` (e.g. ``dump``) are in flight at once.
 GATHER_CONCURRENCY = 8
-#: At most this many requests of one client are in flight at once; the others wait their turn
-#: here (in order), not in httpcore's pool, whose every hand-over scans all its waiters against
-#: all its connections: 1000 requests queued there took 24 s, not 2 (#15).  Below the pool's 32
-#: keep-alive connections, so no connection is closed as surplus and reopened.
+#: At most this many requests of one client's tasks are in flight at once; the others wait their
+#: turn here (in order), not in httpcore's pool, whose every hand-over scans all its waiters
+#: against all its connections: 1000 requests queued there took 24 s, not 2 (#15).  Below the
+#: pool's 32 keep-alive connections, so no connection is closed as surplus and reopened.  On
+#: ``http://`` the requests of gathering threads count against the same bound
+#: (``_transport.SENDING_THREADS``, :meth:`AsyncPool.send_here`).
 MAX_IN_FLIGHT = 16
 
+#: How often a gathering thread waiting for the event loop checks that the loop still exists.
+LOOP_CHECK_SECONDS = 0.5
+
 T = TypeVar("T")
+
+
+def _on_loop(step: Coroutine[Any, Any, T], loop: asyncio.AbstractEventLoop) -> T:
+    """``step`` run on ``loop`` for a gathering thread, which waits for its result; a closed loop
+    (the program ended its ``asyncio.run`` meanwhile) raises RuntimeError instead of hanging."""
+    try:
+        future = asyncio.run_coroutine_threadsafe(step, loop)
+    except RuntimeError:  # closed already
+        step.close()
+        raise
+    while True:
+        try:
+            return future.result(timeout=LOOP_CHECK_SECONDS)
+        except concurrent.futures.TimeoutError:
+            if loop.is_closed():
+                future.cancel()
+                step.close()  # never to run: not left "never awaited"
+                raise RuntimeError("the event loop closed before it answered") from None
 
 
 class AsyncIMDSClient(AsyncMethods, ClientBase):
@@ -120,6 +146,8 @@ class AsyncIMDSClient(AsyncMethods, ClientBase):
                 return await send_async(self._client(), effect.request)
         if isinstance(effect, Sleep):
             return await self._session.clock.asleep(effect.seconds)
+        if isinstance(effect, Hook):
+            return effect.function(effect.value)
         if isinstance(effect, Locked):
             self._client()  # in a new loop or a forked child, replace the lock first
             if self._lock is None:
@@ -131,30 +159,57 @@ class AsyncIMDSClient(AsyncMethods, ClientBase):
         raise TypeError(f"not an effect: {effect!r}")
 
     async def _gather(self, flows: Sequence[Flow[Any]]) -> list[Any]:
-        """Run the flows on 8 worker tasks (a 1000-leaf ``dump`` makes 8 tasks, not 1000); after a
-        failure none starts another request, those in flight finish, and the first failure is
-        raised (nothing is sent after the call)."""
-        results: list[Any] = [None] * len(flows)
-        failed: list[BaseException] = []
-        todo = iter(enumerate(flows))  # shared by the workers; taken without an await between
-
-        async def worker() -> None:
-            for index, flow in todo:
-                if failed:
-                    return  # never started
-                try:
-                    results[index] = await self._drive(interruptible(flow, lambda: bool(failed)))
-                except Abandoned:
-                    return
-                except BaseException as exc:
-                    failed.append(exc)
-                    raise
-
+        """Run the flows eight at a time (a 1000-leaf ``dump`` makes 8 workers, not 1000), on the
+        gathering threads when requests go over the socket exchange, else on worker tasks;
+        after a failure none starts another request, those in flight finish, and the first
+        failure is raised (nothing is sent after the call)."""
+        fan = Fanout(flows)
         width = min(GATHER_CONCURRENCY, len(flows))
-        await asyncio.gather(*(worker() for _ in range(width)), return_exceptions=True)
-        if failed:
-            raise failed[0]
-        return results
+        pool = self._client()
+        threads = pool.gathering() if pool is not None else None
+        if pool is None or threads is None:
+            await asyncio.gather(*(self._work(fan) for _ in range(width)), return_exceptions=True)
+            return fan.outcome()
+        loop = asyncio.get_running_loop()
+
+        def start() -> asyncio.Future[None]:
+            return loop.run_in_executor(threads, self._work_here, fan, pool, loop)
+
+        try:
+            await asyncio.gather(*(start() for _ in range(width)))
+        except (
+            asyncio.CancelledError
+        ) as cancelled:  # returns now; the flows stop at their next effect
+            fan.failed.append(cancelled)
+            raise
+        return fan.outcome()
+
+    async def _work(self, fan: Fanout) -> None:
+        """A worker task of a ``Gather``: its flows run on the event loop."""
+        while (taken := fan.take()) is not None:
+            index, flow = taken
+            try:
+                fan.results[index] = await self._drive(flow)
+            except Abandoned:
+                return
+            except BaseException as exc:
+                fan.failed.append(exc)
+                raise
+
+    def _work_here(self, fan: Fanout, pool: AsyncPool, loop: asyncio.AbstractEventLoop) -> None:
+        """A worker of a ``Gather`` on a gathering thread: it drives its flows itself, carrying
+        their requests out on this thread and one nested ``Gather``'s flows one after another;
+        sleeps, hooks and the token lock are the event loop's (``_carry_out``, as for any
+        flow)."""
+
+        def carry_out(effect: Effect) -> Any:
+            if isinstance(effect, Send):
+                return pool.send_here(effect.request)
+            if isinstance(effect, Gather):
+                return [drive(flow, carry_out) for flow in effect.flows]
+            return _on_loop(self._carry_out(effect), loop)
+
+        fan.work(lambda flow: drive(flow, carry_out))
 
     def _client(self) -> AsyncPool | None:
         """The connection pool (``None`` once closed), rebuilt for a new event loop (a second

@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from imdsclient._base import ClientBase
-from imdsclient._flow import Effect, Emit, Flow, Gather, Locked, Run, Send, Sleep
+from imdsclient._flow import Effect, Emit, Flow, Gather, Hook, Locked, Run, Send, Sleep, drive
 from imdsclient._methods import SyncMethods
 from imdsclient._transport import SyncPool, send_sync, sync_client
 
@@ -63,13 +63,7 @@ class IMDSClient(SyncMethods, ClientBase):
 
     def _drive(self, flow: Flow[T]) -> T:
         """Drive a flow: carry out each effect and hand back its result (or its error)."""
-        run = Run(flow)
-        while (effect := run.effect()) is not None:
-            try:
-                run.answer(self._carry_out(effect))
-            except Exception as exc:  # handed to the flow, which may handle it
-                run.fail(exc)
-        return run.result
+        return drive(flow, self._carry_out)
 
     def _stream(self, flow: Flow[None]) -> Iterator[Any]:
         """Drive a flow like ``_run``, handing the value of each ``Emit`` to the caller."""
@@ -95,6 +89,8 @@ class IMDSClient(SyncMethods, ClientBase):
             return send_sync(self._client(), effect.request)
         if isinstance(effect, Sleep):
             return self._session.clock.sleep(effect.seconds)
+        if isinstance(effect, Hook):
+            return effect.function(effect.value)
         if isinstance(effect, Locked):
             self._client()  # after a fork, replace the lock before waiting on it
             with self._lock:

@@ -1,7 +1,8 @@
 """Effects and the driver that runs flows: the only vocabulary between the core and the shells.
 
 A *flow* is a generator that makes every decision and yields an *effect* whenever it needs the
-outside world: send one request, sleep, run a flow under the token lock, run flows side by side.
+outside world: send one request, sleep, run a flow under the token lock, run flows side by side,
+call the caller's hook.
 A flow that produces a stream of values (``watch``) also yields :class:`Emit`, which the shells'
 ``_stream`` drivers hand to their caller.  The sync and async clients carry effects out and
 nothing else, so the logic exists once and a test can drive any flow with scripted answers
@@ -10,6 +11,7 @@ nothing else, so the logic exists once and a test can drive any flow with script
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, TypeVar, Union
@@ -20,12 +22,15 @@ __all__ = [
     "Abandoned",
     "Effect",
     "Emit",
+    "Fanout",
     "Flow",
     "Gather",
+    "Hook",
     "Locked",
     "Run",
     "Send",
     "Sleep",
+    "drive",
     "gather",
     "interruptible",
     "locked",
@@ -85,6 +90,16 @@ class Gather:
 
 
 @dataclass(frozen=True)
+class Hook:
+    """Call the caller's hook (``on_retry``) with this value, where the caller's code runs: the
+    calling thread, or the event loop of an async client (even for a flow run on one of its
+    gathering threads); ``None`` comes back, and what the hook raises is raised in the flow."""
+
+    function: Callable[[Any], None]
+    value: Any
+
+
+@dataclass(frozen=True)
 class Emit:
     """Hand this value to whoever iterates the stream (``watch``); ``None`` comes back.
 
@@ -94,7 +109,7 @@ class Emit:
     value: Any
 
 
-Effect = Union[Send, Sleep, Locked, Gather, Emit]
+Effect = Union[Send, Sleep, Locked, Gather, Hook, Emit]
 Flow = Generator[Effect, Any, T]
 
 
@@ -141,6 +156,63 @@ class Run(Generic[T]):
     def fail(self, error: BaseException) -> None:
         """The effect failed: raised inside the flow at the next :meth:`effect`."""
         self._value, self._error = None, error
+
+
+def drive(flow: Flow[T], carry_out: Callable[[Effect], Any]) -> T:
+    """Run ``flow`` to its end on this thread: each effect carried out by ``carry_out``, its
+    result (or its error, which the flow may handle) handed back."""
+    run = Run(flow)
+    while (effect := run.effect()) is not None:
+        try:
+            run.answer(carry_out(effect))
+        except Exception as exc:  # handed to the flow, which may handle it
+            run.fail(exc)
+    return run.result
+
+
+class Fanout:
+    """The flows of one ``Gather``, shared by the workers (tasks or threads) that run them.
+
+    Each worker takes the next flow in turn; after a failure none starts another, the flows in
+    flight stop at their next effect (a request already sent finishes), and the first failure
+    is what the ``Gather`` raises.
+    """
+
+    def __init__(self, flows: Sequence[Flow[Any]]) -> None:
+        self.results: list[Any] = [None] * len(flows)
+        self.failed: list[BaseException] = []
+        self._todo = iter(enumerate(flows))
+        self._take = threading.Lock()  # workers on threads take flows at the same time
+
+    def take(self) -> tuple[int, Flow[Any]] | None:
+        """The next flow to run, and where its result goes; ``None`` when none is to start."""
+        with self._take:
+            item = None if self.failed else next(self._todo, None)
+        if item is None:
+            return None
+        index, flow = item
+        return index, interruptible(flow, self.stopped)
+
+    def stopped(self) -> bool:
+        return bool(self.failed)
+
+    def work(self, run: Callable[[Flow[Any]], Any]) -> None:
+        """A worker on a thread: ``run`` each flow it takes to its end, until none is left."""
+        while (taken := self.take()) is not None:
+            index, flow = taken
+            try:
+                self.results[index] = run(flow)
+            except Abandoned:
+                return
+            except BaseException as exc:  # raised by the Gather, if it still waits
+                self.failed.append(exc)
+                return
+
+    def outcome(self) -> list[Any]:
+        """The results in order, or the first failure raised."""
+        if self.failed:
+            raise self.failed[0]
+        return self.results
 
 
 class Abandoned(Exception):

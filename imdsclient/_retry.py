@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
-from imdsclient._flow import Flow, Send, Sleep
+from imdsclient._flow import Flow, Hook, Send, Sleep
 from imdsclient._protocol import (
     IMDS_URLS,
     Action,
@@ -271,6 +271,8 @@ def exchange(
         elif isinstance(action, tenacity.DoSleep):
             state.prepare_for_next_attempt()
             waited = float(action)
+            if rules.event is not None:  # the hook runs where the caller's code does
+                yield Hook(session.on_retry, rules.event)
             yield Sleep(waited)
         else:
             final: tuple[Result, Outcome] = action
@@ -350,6 +352,8 @@ class _Rules:
         self.attempts = attempts  # the instant_retries / single-attempt override, if any
         #: Whether other requests were answered during the last attempt (set by exchange()).
         self.others_answered = False
+        #: The hook's event for the coming sleep (set by before_sleep, handed on by exchange()).
+        self.event: RetryEvent | None = None
 
     def retry(self, state: tenacity.RetryCallState) -> bool:
         return _last(state)[1].action is Action.RETRY
@@ -394,15 +398,8 @@ class _Rules:
         if throttled:
             self.session.gate.hold(self.session.clock.monotonic() + wait)
         cause = f"HTTP {result.status}" if not isinstance(result, Failure) else result.kind.value
-        self.session.on_retry(
-            RetryEvent(
-                self.request.method,
-                self.request.path,
-                state.attempt_number,
-                wait,
-                cause,
-                throttled,
-            )
+        self.event = RetryEvent(
+            self.request.method, self.request.path, state.attempt_number, wait, cause, throttled
         )
 
     def give_up(self, state: tenacity.RetryCallState) -> tuple[Result, Outcome]:

@@ -352,9 +352,12 @@ def _readable(sock: Any) -> bool:
     return bool(poller.poll(0))
 
 
-#: Threads an ``AsyncIMDSClient`` carries its ``http://`` requests out on (its requests in flight
-#: are bounded by the same number, ``_async_client.MAX_IN_FLIGHT``).
+#: Threads an ``AsyncIMDSClient`` carries its ``http://`` requests out on; at most this many of
+#: its requests are in flight at once, on these threads and the gathering ones together.
 SENDING_THREADS = 16
+#: Threads the flows of an ``AsyncIMDSClient``'s ``Gather`` (a crawl's level) run on, each
+#: driving one flow at a time to its end with no hop to the event loop per request.
+GATHERING_THREADS = 8
 
 
 class AsyncPool:
@@ -363,8 +366,10 @@ class AsyncPool:
     For ``http://`` it carries each exchange out on a few threads over the sync client's socket
     exchange: a request costs a third of what asyncio, anyio and h11 make it cost, so 1000
     tasks, or a crawl eight at a time, finish sooner than on the event loop (#15,
-    docs/performance.md).  httpcore's async pool serves ``https://`` and requests while
-    ``respx.mock`` patches it; an ``httpx.AsyncClient`` the caller's transport.
+    docs/performance.md).  A ``Gather``'s flows run on threads of their own
+    (:meth:`gathering`), which carry their requests out themselves (:meth:`send_here`).
+    httpcore's async pool serves ``https://`` and requests while ``respx.mock`` patches it; an
+    ``httpx.AsyncClient`` the caller's transport.
     """
 
     def __init__(self, endpoint: _Endpoint, transport: object = None) -> None:
@@ -374,6 +379,8 @@ class AsyncPool:
         self._http: httpx.AsyncClient | None = None
         self._sync: SyncPool | None = None
         self._threads: ThreadPoolExecutor | None = None
+        self._gathering: ThreadPoolExecutor | None = None
+        self._slots = threading.BoundedSemaphore(SENDING_THREADS)
         if transport is not None:
             import httpx
 
@@ -388,15 +395,26 @@ class AsyncPool:
 
                 self._sync = SyncPool(endpoint)
                 self._threads = ThreadPoolExecutor(SENDING_THREADS, "imdsclient-send")
+                self._gathering = ThreadPoolExecutor(GATHERING_THREADS, "imdsclient-gather")
 
-    def on_threads(self) -> tuple[SyncPool, ThreadPoolExecutor] | None:
-        """The socket exchange and its threads, unless ``respx.mock`` patches httpcore's async
-        pool (then the request goes there, where the mock sees it)."""
+    def on_threads(self) -> ThreadPoolExecutor | None:
+        """The threads requests are carried out on (:meth:`send_here`), unless ``respx.mock``
+        patches httpcore's async pool (then the request goes there, where the mock sees it)."""
         if self._sync is None or self._threads is None:
             return None
         if _httpcore_mocked("AsyncConnectionPool", "handle_async_request"):
             return None
-        return self._sync, self._threads
+        return self._threads
+
+    def gathering(self) -> ThreadPoolExecutor | None:
+        """The threads a ``Gather``'s flows run on, when requests are carried out on threads."""
+        return self._gathering if self.on_threads() is not None else None
+
+    def send_here(self, request: Request) -> Result:
+        """One exchange over the socket exchange, on the calling thread (a sending or a gathering
+        one); at most ``SENDING_THREADS`` at once, whichever threads they are on."""
+        with self._slots:
+            return send_sync(self._sync, request)
 
     @property
     def closed(self) -> bool:
@@ -421,12 +439,18 @@ class AsyncPool:
             await self._http.aclose()
         if self._sync is not None:
             self._sync.close()  # requests in flight on the threads end as CLOSED
-        if self._threads is not None:
+        threads = [pool for pool in (self._threads, self._gathering) if pool is not None]
+        if threads:
             # Their requests were just ended: wait for the threads to finish them, off the loop
-            # (one still connecting can take its connect timeout).
+            # (one still connecting can take its connect timeout; a gathering thread may wait
+            # for the loop, which keeps running meanwhile).
             import asyncio
 
-            await asyncio.get_running_loop().run_in_executor(None, self._threads.shutdown)
+            def shutdown() -> None:
+                for pool in threads:
+                    pool.shutdown()
+
+            await asyncio.get_running_loop().run_in_executor(None, shutdown)
         if self._core is not None:
             await self._core.aclose()
 
@@ -529,12 +553,11 @@ async def send_async(pool: AsyncPool | None, request: Request) -> Result:
     """The async twin of :func:`send_sync`."""
     if pool is None or pool.closed:
         return _CLOSED
-    threaded = pool.on_threads()
-    if threaded is not None:
+    threads = pool.on_threads()
+    if threads is not None:
         import asyncio  # here: the sync client's path never loads it
 
-        sync, threads = threaded
-        return await asyncio.get_running_loop().run_in_executor(threads, send_sync, sync, request)
+        return await asyncio.get_running_loop().run_in_executor(threads, pool.send_here, request)
     with _Exchange(pool) as exchange:
         status, headers, chunks, done = await pool.open(request)
         try:

@@ -5,6 +5,7 @@ shell's bound on a ``Gather`` is the bound on the whole crawl; ``dump``, ``tags`
 from __future__ import annotations
 
 import base64
+import threading
 from typing import Any, Union
 
 from imdsclient._api._common import (
@@ -103,14 +104,18 @@ def crawl(
 
 class ByteBudget:
     """The bytes a crawl may read in all; spent as each answer arrives (the async shell reads
-    eight at a time), so an oversized tree fails after about MAX_CRAWL_BYTES, not at its end."""
+    eight at a time, on threads), so an oversized tree fails after about MAX_CRAWL_BYTES, not
+    at its end."""
 
     def __init__(self, folder: str) -> None:
         self.folder, self.left = folder, MAX_CRAWL_BYTES
+        self._lock = threading.Lock()
 
     def spend(self, body: bytes | None) -> None:
-        self.left -= len(body or b"")
-        if self.left < 0:
+        with self._lock:
+            self.left -= len(body or b"")
+            left = self.left
+        if left < 0:
             raise IMDSError(
                 f"The tree under {self.folder} is over {MAX_CRAWL_BYTES // (1024 * 1024)} MiB, "
                 "far larger than IMDS serves (about 100 KB)",

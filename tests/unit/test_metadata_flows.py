@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from imdsclient._api import operations
-from imdsclient._flow import Flow, Gather, Locked, Send, Sleep
+from imdsclient._flow import Flow, Gather, Hook, Locked, Send, Sleep
 from imdsclient._protocol import Request, Response
 from imdsclient._session import Session
 from imdsclient.errors import IMDSError
@@ -43,6 +43,9 @@ def run(flow: Flow[T], answer: Callable[[Request], Response], log: list[Any]) ->
             elif isinstance(effect, Locked):
                 value = run(effect.flow, answer, log)
             elif isinstance(effect, Sleep):
+                value = None
+            elif isinstance(effect, Hook):
+                effect.function(effect.value)
                 value = None
             elif isinstance(effect, Gather):
                 value = [run(sub, answer, log) for sub in effect.flows]

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from imdsclient._config import IMDSConfig
-from imdsclient._flow import Run, Send, Sleep
+from imdsclient._flow import Hook, Run, Send, Sleep
 from imdsclient._protocol import Failure, FailureKind, Request, Response, Result
 from imdsclient._retry import (
     FIRST_CONTACT_ATTEMPTS,
@@ -75,6 +75,9 @@ def run(
                 sent.append(script[min(len(sent), len(script) - 1)])
                 session.answers += others_answer
                 steps.answer(sent[-1])
+            elif isinstance(effect, Hook):
+                effect.function(effect.value)
+                steps.answer(None)
             else:
                 assert isinstance(effect, Sleep)
                 if meanwhile is not None:
