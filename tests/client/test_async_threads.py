@@ -159,7 +159,7 @@ def test_cancelling_a_crawl_starts_no_more_of_its_reads(monkeypatch: pytest.Monk
     """A dump cancelled while its first eight leaves are out: the caller gets CancelledError at
     once, the eight reads finish on their threads, and no other leaf is ever asked for."""
     recorder = _Recorder(monkeypatch)
-    with RawServer(_wide_imds(0.2)) as server:
+    with RawServer(_wide_imds(1.0)) as server:  # the leaves are out long enough to cancel
 
         async def main() -> None:
             async with AsyncIMDSClient(endpoint=server.url, clock=FakeClock()) as client:
@@ -241,6 +241,15 @@ def test_waiting_on_a_closed_event_loop_raises_instead_of_hanging(
 
     idle = asyncio.new_event_loop()  # never run: the step waits until the loop is closed
     outcome: list[BaseException] = []
+    scheduled = threading.Event()
+    schedule = asyncio.run_coroutine_threadsafe
+
+    def scheduling(*args: Any) -> Any:
+        future = schedule(*args)
+        scheduled.set()
+        return future
+
+    monkeypatch.setattr(asyncio, "run_coroutine_threadsafe", scheduling)
 
     def wait() -> None:
         try:
@@ -250,6 +259,7 @@ def test_waiting_on_a_closed_event_loop_raises_instead_of_hanging(
 
     waiter = threading.Thread(target=wait)
     waiter.start()
+    assert scheduled.wait(10)  # the step is on the loop's queue: the waiter waits for it
     idle.close()
     waiter.join(10)
     assert not waiter.is_alive()
