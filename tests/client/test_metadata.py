@@ -6,7 +6,7 @@ import asyncio
 import base64
 import gzip
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -533,6 +533,21 @@ def test_dump_refuses_an_endless_tree(imds: FakeIMDS, make_client: MakeClient) -
         make_client().dump("loop/")
 
 
+def _async_dump_of_wide(
+    answer: Callable[[httpx.Request], Awaitable[httpx.Response]], clock: FakeClock
+) -> dict[str, Any]:
+    """``AsyncIMDSClient.dump("wide/")`` with every GET answered by ``answer`` (respx)."""
+
+    async def main() -> dict[str, Any]:
+        async with AsyncIMDSClient(endpoint=ENDPOINT, clock=clock) as client:
+            return await client.dump("wide/")
+
+    with respx.mock(base_url=ENDPOINT) as router:
+        router.put("/latest/api/token").respond(200, text="tok", headers={TTL_HEADER: "60"})
+        router.get(url__startswith=ENDPOINT).mock(side_effect=answer)
+        return asyncio.run(main())
+
+
 def test_async_dump_is_concurrent_but_bounded(clock: FakeClock) -> None:
     """The async shell reads a wide folder several requests at a time, never more than the bound."""
     in_flight, peak = 0, 0
@@ -548,14 +563,7 @@ def test_async_dump_is_concurrent_but_bounded(clock: FakeClock) -> None:
             return httpx.Response(200, text="\n".join(f"leaf{i}" for i in range(40)))
         return httpx.Response(200, text=request.url.path.rsplit("/", 1)[-1])
 
-    async def main() -> dict[str, Any]:
-        async with AsyncIMDSClient(endpoint=ENDPOINT, clock=clock) as client:
-            return await client.dump("wide/")
-
-    with respx.mock(base_url=ENDPOINT) as router:
-        router.put("/latest/api/token").respond(200, text="tok", headers={TTL_HEADER: "60"})
-        router.get(url__startswith=ENDPOINT).mock(side_effect=answer)
-        tree = asyncio.run(main())
+    tree = _async_dump_of_wide(answer, clock)
     assert tree == {f"leaf{i}": f"leaf{i}" for i in range(40)}
     assert 1 < peak <= GATHER_CONCURRENCY
 
@@ -572,13 +580,6 @@ def test_async_dump_of_a_wide_folder_runs_on_a_few_tasks(clock: FakeClock) -> No
             return httpx.Response(200, text="\n".join(f"leaf{i}" for i in range(1000)))
         return httpx.Response(200, text="v")
 
-    async def main() -> dict[str, Any]:
-        async with AsyncIMDSClient(endpoint=ENDPOINT, clock=clock) as client:
-            return await client.dump("wide/")
-
-    with respx.mock(base_url=ENDPOINT) as router:
-        router.put("/latest/api/token").respond(200, text="tok", headers={TTL_HEADER: "60"})
-        router.get(url__startswith=ENDPOINT).mock(side_effect=answer)
-        tree = asyncio.run(main())
+    tree = _async_dump_of_wide(answer, clock)
     assert tree == {f"leaf{i}": "v" for i in range(1000)}
     assert peak_tasks <= GATHER_CONCURRENCY + 1  # the workers and the task running main()
