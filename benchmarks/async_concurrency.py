@@ -20,8 +20,11 @@ round's floor. The simulator runs in its own process on 127.0.0.1, in the real-I
 Rounds are interleaved (A B A B ..., the order rotated each round); figures are medians with
 (min-max, IQR).
 
+``--latency S`` makes the simulator hold every answer back S seconds (its ``latency`` knob): a
+stand-in for a link slower than loopback, where a crawl's reads in flight overlap their waits.
+
 Usage: ``python benchmarks/async_concurrency.py [--quick] [--rounds R] [--mode real|keep-alive]
-[--baseline DIR]``. Exit status 1 when a target is missed or a call of ours failed.
+[--latency S] [--baseline DIR]``. Exit status 1 when a target is missed or a call of ours failed.
 """
 
 from __future__ import annotations
@@ -185,10 +188,13 @@ def _run_child(kind: str, url: str, tree: str) -> dict[str, float]:
     return result
 
 
-def measure(mode: str, rounds: int, baseline: str | None) -> tuple[list[list[str]], bool]:
+def measure(
+    mode: str, rounds: int, baseline: str | None, latency: float
+) -> tuple[list[list[str]], bool]:
     rows: list[list[str]] = []
     ok = True
-    with SimulatorProcess(tree=TREE, log_limit=None, keep_alive=mode == "keep-alive") as sim:
+    keep_alive = mode == "keep-alive"
+    with SimulatorProcess(tree=TREE, log_limit=None, keep_alive=keep_alive, latency=latency) as sim:
         for figure, (contenders, floor, target) in FIGURES.items():
             names = [n for n in contenders if baseline or "baseline" not in n]
             runs: dict[str, list[dict[str, float]]] = {n: [] for n in names}
@@ -234,6 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, help="alternating rounds per figure (default 5)")
     parser.add_argument("--mode", choices=("real", "keep-alive"), help="one mode only")
     parser.add_argument("--baseline", metavar="DIR", help="another checkout's root")
+    parser.add_argument(
+        "--latency", type=float, default=0.0, metavar="S", help="the simulator's answer delay"
+    )
     parser.add_argument("--child", nargs=2, metavar=("KIND", "URL"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -244,10 +253,11 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[list[str]] = []
     ok = True
     for mode in [args.mode] if args.mode else ["real", "keep-alive"]:
-        mode_rows, mode_ok = measure(mode, rounds, baseline)
+        mode_rows, mode_ok = measure(mode, rounds, baseline, args.latency)
         rows += mode_rows
         ok = ok and mode_ok
-    print(f"async concurrency: {rounds} alternating rounds per figure; {machine()}")
+    delay = f"answers held back {args.latency * 1000:g} ms; " if args.latency else ""
+    print(f"async concurrency: {rounds} alternating rounds per figure; {delay}{machine()}")
     headers = [
         "mode",
         "figure",

@@ -22,6 +22,7 @@ FLAGS: dict[str, str] = {
     "http_version": "--http-version",
     "max_connections": "--max-connections",
     "idle_timeout": "--idle-timeout",
+    "latency": "--latency",
     "put_response_hop_limit": "--put-response-hop-limit",
     "request_log": "--log-requests",
     "log_limit": "--log-limit",
@@ -96,6 +97,16 @@ def _port(text: str) -> int:
     return value
 
 
+def _latency(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 60:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 to 60 seconds")
+    return value
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -165,6 +176,13 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         type=_seconds,
         default=60.0,
         help="close a connection that sends no request for this long (default 60)",
+    )
+    net.add_argument(
+        "--latency",
+        metavar="SECONDS",
+        type=_latency,
+        default=0.0,
+        help="hold every answer back this long, 0-60 (a slower link than loopback; default 0)",
     )
     net.add_argument(
         "--put-response-hop-limit",
@@ -362,6 +380,7 @@ def knobs_from(args: argparse.Namespace) -> dict[str, Any]:
         "http_version": args.http_version,
         "max_connections": args.max_connections,
         "idle_timeout": args.idle_timeout,
+        "latency": args.latency,
         "put_response_hop_limit": args.put_response_hop_limit,
         "log_limit": args.log_limit,
         "http_tokens": args.http_tokens,

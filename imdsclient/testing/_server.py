@@ -43,6 +43,7 @@ DEFAULT_TTL = 64
 
 _BACKLOG = 1024
 _MAX_BACKOFF = 1.0
+_MAX_LATENCY = 60.0  # seconds: more than any client waits for one answer
 _MAX_INTERNAL_ERRORS = 100
 _RESOURCE_ERRORS = (OSError, MemoryError, RuntimeError)  # RuntimeError: "can't start new thread"
 
@@ -101,6 +102,8 @@ class IMDSSimulator(SimulatorState):
             captures of IMDS show ``HTTP/1.0 200 OK``); 1.0 always closes.
         max_connections: connections served at once; more wait in the listen backlog.
         idle_timeout: seconds a connection may sit without sending a (complete) request.
+        latency: seconds each answer waits before it is sent: a stand-in for a link that is
+            slower than loopback (0, the default: at once).
         put_response_hop_limit: IP TTL / IPv6 hop limit of PUT answers (the instance's
             ``HttpPutResponseHopLimit``, 1-64); everything else leaves with 64. None: the OS
             default for everything.
@@ -145,6 +148,7 @@ class IMDSSimulator(SimulatorState):
         http_version: Literal["1.0", "1.1"] = "1.1",
         max_connections: int = 256,
         idle_timeout: float = 60.0,
+        latency: float = 0.0,
         put_response_hop_limit: int | None = None,
         request_log: IO[str] | None = None,
         timeline: Timeline | None = None,
@@ -186,6 +190,7 @@ class IMDSSimulator(SimulatorState):
         self.http_version = http_version
         self.max_connections = max_connections
         self.idle_timeout = idle_timeout
+        self.latency = latency
         self.put_response_hop_limit = put_response_hop_limit
         self.request_log = request_log
         self.internal_errors: list[BaseException] = []
@@ -247,6 +252,18 @@ class IMDSSimulator(SimulatorState):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
             raise ValueError(f"idle_timeout must be a number of seconds above 0, not {value!r}")
         self._idle_timeout = float(value)
+
+    @property
+    def latency(self) -> float:
+        """Seconds each answer waits before it is sent (0: none)."""
+        return self._latency
+
+    @latency.setter
+    def latency(self, value: float) -> None:
+        number = not isinstance(value, bool) and isinstance(value, (int, float))
+        if not number or not 0 <= value <= _MAX_LATENCY:
+            raise ValueError(f"latency must be 0..{_MAX_LATENCY:g} seconds, not {value!r}")
+        self._latency = float(value)
 
     @property
     def put_response_hop_limit(self) -> int | None:
@@ -486,6 +503,8 @@ class IMDSSimulator(SimulatorState):
                     pass
                 return
             close = not (self.keep_alive and head.keep_alive and self._http_version == "1.1")
+            if self._latency:
+                self._delay(self._latency)
             self._write(conn, self._serialise(reply, head.method, close=close), head.method, close)
             if close:
                 return
@@ -498,6 +517,10 @@ class IMDSSimulator(SimulatorState):
         self._sendall(conn, data)
         if hops is not None and not close:
             _set_hops(conn, DEFAULT_TTL)  # the connection lives on: later answers get 64
+
+    def _delay(self, seconds: float) -> None:
+        """Hold an answer back (a seam: tests count the waits); stop() ends the wait early."""
+        self._stopping.wait(seconds)
 
     def _sendall(self, conn: socket.socket, data: bytes) -> None:
         """Write one answer (a seam: tests read the socket's TTL here)."""

@@ -64,6 +64,7 @@ def test_serve_defaults_are_the_simulator_defaults() -> None:
         (["--http-version", "1.0"], {"http_version": "1.0"}),
         (["--max-connections", "8"], {"max_connections": 8}),
         (["--idle-timeout", "2.5"], {"idle_timeout": 2.5}),
+        (["--latency", "0.002"], {"latency": 0.002}),
         (["--put-response-hop-limit", "2"], {"put_response_hop_limit": 2}),
         (["--log-limit", "5"], {"log_limit": 5}),
         (["--http-tokens", "required"], {"http_tokens": "required"}),
@@ -123,6 +124,9 @@ def test_each_flag_sets_its_knob(flags: list[str], expected: dict[str, Any]) -> 
         ["--scheduled-event", "x:later"],
         ["--role", "a", "--no-role"],
         ["--idle-timeout", "0"],
+        ["--latency", "-1"],
+        ["--latency", "61"],
+        ["--latency", "soon"],
     ],
 )
 def test_bad_flag_values_are_usage_errors(cli: Cli, flags: list[str]) -> None:

@@ -361,6 +361,57 @@ def test_without_the_knob_the_ttl_is_left_alone(sim: IMDSSimulator) -> None:
         sim.put_response_hop_limit = 65
 
 
+class LatencyRecorder(IMDSSimulator):
+    """Records each wait before an answer and each answer's status line, in order."""
+
+    def __init__(self, **knobs: Any) -> None:
+        super().__init__(**knobs)
+        self.events: list[tuple[str, object]] = []
+
+    def _delay(self, seconds: float) -> None:
+        self.events.append(("wait", seconds))
+        super()._delay(seconds)
+
+    def _sendall(self, conn: socket.socket, data: bytes) -> None:
+        self.events.append(("send", data.split(b"\r\n", 1)[0]))
+        super()._sendall(conn, data)
+
+
+def test_latency_holds_every_answer_back() -> None:
+    """latency=S: each answer (a refusal too) waits S before it is written; set to 0 while
+    running, the next answer goes at once."""
+    with LatencyRecorder(latency=0.01) as sim:
+        raw_exchange(sim, PUT_TOKEN)
+        raw_exchange(sim, GET_ID.replace(b"instance-id", b"nothing-here"))
+        sim.latency = 0
+        raw_exchange(sim, GET_ID)
+    ok, missing = b"HTTP/1.1 200 OK", b"HTTP/1.1 404 Not Found"
+    waited = ("wait", 0.01)
+    assert sim.events == [waited, ("send", ok), waited, ("send", missing), ("send", ok)]
+
+
+def test_stop_ends_a_latency_wait() -> None:
+    """stop() does not wait out a long latency: the connection's thread ends with the server."""
+    sim = IMDSSimulator(latency=60).start()
+    conn = socket.create_connection(("127.0.0.1", sim.port), timeout=5)
+    try:
+        conn.sendall(GET_ID)
+        while sim.count(method="GET") == 0:
+            threading.Event().wait(0.005)
+        sim.stop()
+        assert simulator_threads() == []
+    finally:
+        conn.close()
+
+
+def test_latency_validates() -> None:
+    """latency is 0..60 seconds; anything else is refused."""
+    for bad in (-0.1, 61, float("nan"), True, "1"):
+        with pytest.raises(ValueError, match="latency"):
+            IMDSSimulator(latency=bad)  # type: ignore[arg-type]
+    assert IMDSSimulator(latency=2).latency == 2.0
+
+
 def test_connections_are_counted(sim: IMDSSimulator) -> None:
     """.connections counts accepted connections; .open_connections those still open."""
     raw_exchange(sim, GET_ID)
