@@ -97,21 +97,22 @@ def _port(text: str) -> int:
     return value
 
 
-def _latency(text: str) -> float:
+def _number_of_seconds(text: str) -> float:
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+
+
+def _latency(text: str) -> float:
+    value = _number_of_seconds(text)
     if not 0 <= value <= 60:
         raise argparse.ArgumentTypeError(f"{text!r} must be 0 to 60 seconds")
     return value
 
 
 def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    value = _number_of_seconds(text)
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r} must be a number of seconds above 0")
     return value
